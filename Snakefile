@@ -1,0 +1,20 @@
+# mlhep: from generated or real NanoAOD events to physics results.
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+report: "workflow/report/workflow.rst"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/generate.smk"
+
+
+rule all:
+    input:
+        final_outputs(),
+    default_target: True

@@ -1,0 +1,16 @@
+"""Configuration checks beyond the JSON schema: references between sections."""
+
+from mlhep.errors import InvalidConfig
+
+__all__ = ["check_config"]
+
+
+def check_config(config):
+    """Raise InvalidConfig naming the key when a sample refers to something undefined."""
+    processes = config["processes"]
+    for name, sample in config["samples"].items():
+        if sample["process"] not in processes:
+            raise InvalidConfig(
+                f"samples.{name}.process: unknown process '{sample['process']}' (defined: {', '.join(sorted(processes))})"
+            )
+    return config

@@ -1,0 +1,23 @@
+"""Domain exceptions: each message names the file, key or branch at fault."""
+
+__all__ = ["BadInputFile", "EmptySelection", "InvalidConfig", "MissingBranch", "MlhepError"]
+
+
+class MlhepError(Exception):
+    """Base class of every error mlhep raises on purpose."""
+
+
+class InvalidConfig(MlhepError):
+    """A configuration value is missing, of the wrong type or inconsistent."""
+
+
+class BadInputFile(MlhepError):
+    """An input file is missing, truncated, corrupted or empty."""
+
+
+class MissingBranch(BadInputFile):
+    """A required branch is absent from an input file."""
+
+
+class EmptySelection(MlhepError):
+    """A selection left no events where some are needed."""

@@ -1,0 +1,264 @@
+"""One shard of a sample: Pythia8 batches through the detector into a NanoAOD-like file."""
+
+import time
+from dataclasses import dataclass
+
+import awkward as ak
+import numpy as np
+from tqdm import tqdm
+
+from mlhep.errors import InvalidConfig
+from mlhep.generate.detector import INVISIBLE, MUON, Detector
+from mlhep.generate.jets import cluster, gather, match, momenta, substructure
+from mlhep.generate.nanoaod import write_nanoaod
+from mlhep.generate.pythia import final_state, hard_process, make_pythia, shard_seed
+
+__all__ = ["SampleSpec", "build_events", "generate_shard"]
+
+_EVENT_NUMBER_STRIDE = 1_000_000_000  # event = shard * stride + index of the generated event
+_MAX_TRIES_PER_EVENT = 1000  # give up when the filter keeps fewer than 1 in this many events
+_PB_PER_MB = 1e9
+_DRESSING_RADIUS = 0.1
+_LEPTON_MIN_PT = 5.0
+
+
+@dataclass(frozen=True)
+class SampleSpec:
+    """Everything needed to generate a sample, resolved from the config."""
+
+    name: str
+    settings: list
+    filter: dict
+    jets: dict
+    detector: dict
+    events_per_shard: int
+    batch_size: int
+    global_seed: int
+
+    @classmethod
+    def from_config(cls, config, name):
+        sample = config["samples"][name]
+        process = config["processes"][sample["process"]]
+        try:
+            settings = [s.format(**sample.get("parameters", {})) for s in process["settings"]]
+        except KeyError as err:
+            raise InvalidConfig(f"samples.{name}.parameters: no value for placeholder {err} of process '{sample['process']}'") from err
+        return cls(
+            name=name,
+            settings=settings + list(sample.get("settings", [])),
+            filter=dict(sample.get("filter", {})),
+            jets={**config["jets"], **sample.get("jets", {})},
+            detector=dict(config["detector"]),
+            events_per_shard=sample["events_per_shard"],
+            batch_size=config["generation"]["batch_size"],
+            global_seed=config["seed"],
+        )
+
+
+def generate_shard(spec, shard, path, progress=True):
+    """Generate ``spec.events_per_shard`` events passing the sample filter and write them to ``path``.
+
+    Returns a dict of generation statistics (events generated and kept, seconds, cross section).
+    """
+    seed = shard_seed(spec.global_seed, spec.name, shard)
+    pythia = make_pythia(spec.settings, seed)
+    detector = Detector.from_config(spec.detector)
+    rng = np.random.default_rng(seed)
+    start = time.perf_counter()
+    chunks, n_generated = [], 0
+    with tqdm(total=spec.events_per_shard, desc=f"{spec.name}[{shard}]", disable=not progress) as bar:
+        while sum(len(c["event"]) for c in chunks) < spec.events_per_shard:
+            if n_generated > _MAX_TRIES_PER_EVENT * spec.events_per_shard:
+                raise InvalidConfig(f"samples.{spec.name}.filter keeps fewer than 1 in {_MAX_TRIES_PER_EVENT} events")
+            batch = pythia.nextBatch(spec.batch_size)
+            particles = final_state(pythia, batch)
+            kept_index, events = build_events(particles, spec, detector, rng)
+            events["GenPart"] = _gen_part_record(hard_process(batch)[kept_index])
+            events["event"] = (shard * _EVENT_NUMBER_STRIDE + n_generated + kept_index + 1).astype(np.uint64)
+            n_generated += len(particles)
+            chunks.append(events)
+            bar.update(len(kept_index))
+    events = {k: _concatenate([c[k] for c in chunks])[: spec.events_per_shard] for k in chunks[0]}
+    # events beyond the last kept one were generated but are not part of the shard
+    n_generated = int(events["event"][-1] - shard * _EVENT_NUMBER_STRIDE)
+    n_events = len(events["event"])
+    events["run"] = np.ones(n_events, np.uint32)
+    events["luminosityBlock"] = np.full(n_events, shard + 1, np.uint32)
+    weights = events["genWeight"].astype(np.float64)
+    cross_section_pb = pythia.infoPython().sigmaGen() * _PB_PER_MB * n_events / n_generated
+    runs = {
+        "run": np.array([1], np.uint32),
+        "genEventCount": np.array([n_events], np.int64),
+        "genEventSumw": np.array([weights.sum()]),
+        "genEventSumw2": np.array([(weights**2).sum()]),
+        "nGeneratedEvents": np.array([n_generated], np.int64),
+        "crossSection_pb": np.array([cross_section_pb]),
+        "seed": np.array([seed], np.int64),
+    }
+    write_nanoaod(path, events, runs)
+    return {
+        "sample": spec.name,
+        "shard": shard,
+        "seed": seed,
+        "events": n_events,
+        "generated": n_generated,
+        "filter_efficiency": n_events / n_generated,
+        "cross_section_pb": cross_section_pb,
+        "seconds": time.perf_counter() - start,
+    }
+
+
+def _concatenate(arrays):
+    return ak.concatenate(arrays) if isinstance(arrays[0], ak.Array) else np.concatenate(arrays)
+
+
+def build_events(particles, spec, detector, rng):
+    """Detector simulation, jets and substructure for a batch of final-state particles.
+
+    Args:
+        particles: events x {px, py, pz, E, pdgId, charge} from ``final_state``.
+        spec: the SampleSpec (filter and jet definitions).
+        detector: the Detector model.
+        rng: numpy Generator for detector effects.
+
+    Returns:
+        (kept_index, events): indices of the events that pass the sample filter, and a
+        dict of NanoAOD collections for those events (``run``, ``luminosityBlock`` and
+        ``event`` are left to the caller).
+    """
+    kept = np.arange(len(particles))
+    abs_id = abs(particles.pdgId)
+    visible = particles[~_isin(abs_id, INVISIBLE)]
+    gen_muons = particles[abs_id == MUON]
+    jets_cfg = spec.jets
+
+    if "gen_dimuon_min_pt" in spec.filter:
+        mask = _dimuon_pt(gen_muons) > spec.filter["gen_dimuon_min_pt"]
+        kept, visible, gen_muons = kept[mask], visible[mask], gen_muons[mask]
+
+    gen_jet_inputs = visible[abs(visible.pdgId) != MUON]
+    pf_cands = detector.reconstruct(gen_jet_inputs, rng)
+    muons = detector.reconstruct_muons(gen_muons, rng)
+    fat_jets, fat_index = cluster(pf_cands, jets_cfg["fatjet_radius"], jets_cfg["fatjet_min_pt"])
+
+    if "fatjet_min_pt" in spec.filter:
+        leading = fat_jets[:, :1]
+        mask = ak.to_numpy(
+            ak.any((leading.pt > spec.filter["fatjet_min_pt"]) & (abs(leading.eta) < spec.filter.get("fatjet_max_abseta", np.inf)), axis=1)
+        )
+        kept, visible, gen_jet_inputs, pf_cands, muons, fat_jets, fat_index = (
+            x[mask] for x in (kept, visible, gen_jet_inputs, pf_cands, muons, fat_jets, fat_index)
+        )
+
+    gen_fat_jets, gen_fat_index = cluster(gen_jet_inputs, jets_cfg["fatjet_radius"], jets_cfg["fatjet_min_pt"])
+    jets, jet_index = cluster(pf_cands, jets_cfg["jet_radius"], jets_cfg["jet_min_pt"])
+    gen_jets, gen_jet_index = cluster(gen_jet_inputs, jets_cfg["jet_radius"], jets_cfg["jet_min_pt"])
+
+    fat_record, fat_cands, fat_links = _fat_jet_collections(fat_jets, fat_index, pf_cands, jets_cfg)
+    gen_fat_record, gen_cands, gen_links = _fat_jet_collections(gen_fat_jets, gen_fat_index, gen_jet_inputs, jets_cfg)
+    fat_record["genJetAK8Idx"] = match(fat_jets, gen_fat_jets, jets_cfg["fatjet_radius"] / 2)
+    gen_links = ak.zip({"jetIdx": gen_links.jetIdx, "pFCandsIdx": gen_links.pFCandsIdx})
+
+    jet_record = _kinematics(jets)
+    jet_record["nConstituents"] = ak.values_astype(ak.num(jet_index, axis=2), np.int32)
+    jet_record["genJetIdx"] = match(jets, gen_jets, jets_cfg["jet_radius"] / 2)
+    muons = muons[ak.argsort(momenta(muons).pt, axis=1, ascending=False)]
+    muon_record = _kinematics(momenta(muons))
+    muon_record.update(charge=ak.values_astype(muons.charge, np.int32), pdgId=ak.values_astype(muons.pdgId, np.int32))
+
+    events = {
+        "genWeight": np.ones(len(kept), np.float32),
+        "Jet": ak.zip(jet_record),
+        "GenJet": ak.zip(_kinematics(gen_jets)),
+        "FatJet": ak.zip(fat_record),
+        "GenJetAK8": ak.zip(gen_fat_record),
+        "Muon": ak.zip(muon_record),
+        "GenDressedLepton": ak.zip(_dressed_leptons(visible)),
+        "PFCands": ak.zip(fat_cands),
+        "FatJetPFCands": fat_links,
+        "GenCands": ak.zip(gen_cands),
+        "GenFatJetCands": gen_links,
+    }
+    for name, objects in (("MET", [momenta(pf_cands), momenta(muons)]), ("GenMET", [momenta(visible)])):
+        px = sum(ak.to_numpy(ak.sum(o.px, axis=1)) for o in objects)
+        py = sum(ak.to_numpy(ak.sum(o.py, axis=1)) for o in objects)
+        events[f"{name}_pt"] = np.hypot(px, py).astype(np.float32)
+        events[f"{name}_phi"] = np.arctan2(-py, -px).astype(np.float32)
+    return kept, events
+
+
+def _fat_jet_collections(jets, index, particles, jets_cfg):
+    """Jet record with substructure, its stored constituents and the jet-constituent links."""
+    index = index[:, :, : jets_cfg["max_constituents"]]
+    constituents = gather(particles, index)
+    n_per_event = ak.num(jets)
+    values = substructure(
+        momenta(ak.flatten(constituents, axis=1)),
+        jets_cfg["fatjet_radius"],
+        axes=jets_cfg["nsubjettiness_axes"],
+        zcut=jets_cfg["softdrop"]["zcut"],
+        beta=jets_cfg["softdrop"]["beta"],
+    )
+    record = _kinematics(jets)
+    record.update({k: ak.unflatten(v.astype(np.float32), n_per_event) for k, v in values.items()})
+    record["nConstituents"] = ak.values_astype(ak.num(index, axis=2), np.int32)
+    cands = ak.flatten(constituents, axis=2)
+    cand_record = _kinematics(momenta(cands))
+    cand_record.update(charge=ak.values_astype(cands.charge, np.int32), pdgId=ak.values_astype(cands.pdgId, np.int32))
+    jet_idx = ak.flatten(ak.broadcast_arrays(ak.local_index(index, axis=1), index)[0], axis=2)
+    links = ak.zip(
+        {
+            "jetIdx": ak.values_astype(jet_idx, np.int32),
+            "pFCandsIdx": ak.values_astype(ak.local_index(jet_idx, axis=1), np.int32),
+        }
+    )
+    return record, cand_record, links
+
+
+def _gen_part_record(particles):
+    record = _kinematics(momenta(particles))
+    record.update({f: ak.values_astype(particles[f], np.int32) for f in ("pdgId", "status", "genPartIdxMother")})
+    return ak.zip(record)
+
+
+def _kinematics(p4):
+    return {
+        "pt": ak.values_astype(p4.pt, np.float32),
+        "eta": ak.values_astype(p4.eta, np.float32),
+        "phi": ak.values_astype(p4.phi, np.float32),
+        "mass": ak.values_astype(p4.mass, np.float32),
+    }
+
+
+def _dressed_leptons(visible):
+    """Generator electrons and muons with the photons within dR < 0.1 added back."""
+    abs_id = abs(visible.pdgId)
+    leptons = visible[(abs_id == 11) | (abs_id == MUON)]
+    leptons = leptons[momenta(leptons).pt > _LEPTON_MIN_PT]
+    photons = visible[visible.pdgId == 22]
+    pairs = ak.cartesian([momenta(leptons), momenta(photons)], axis=1, nested=True)
+    near = pairs["1"].deltaR(pairs["0"]) < _DRESSING_RADIUS
+    dressed = ak.zip(
+        {f: leptons[f] + ak.sum(ak.where(near, pairs["1"][f], 0.0), axis=2) for f in ("px", "py", "pz", "E")},
+        with_name="Momentum4D",
+    )
+    order = ak.argsort(dressed.pt, axis=1, ascending=False)
+    record = _kinematics(dressed[order])
+    record["pdgId"] = ak.values_astype(leptons.pdgId[order], np.int32)
+    return record
+
+
+def _dimuon_pt(muons):
+    """pT of the two hardest muons' sum; 0 for events with fewer than two muons."""
+    p4 = momenta(muons)
+    p4 = p4[ak.argsort(p4.pt, axis=1, ascending=False)]
+    pair = ak.pad_none(p4, 2, axis=1, clip=True)
+    pt = (pair[:, 0] + pair[:, 1]).pt
+    return ak.to_numpy(ak.fill_none(pt, 0.0))
+
+
+def _isin(values, targets):
+    out = values == targets[0]
+    for target in targets[1:]:
+        out = out | (values == target)
+    return out

@@ -1,0 +1,31 @@
+"""Atomic file output: write to a temporary name, rename on success."""
+
+import contextlib
+import json
+import os
+from pathlib import Path
+
+__all__ = ["atomic_path", "write_json"]
+
+
+@contextlib.contextmanager
+def atomic_path(path):
+    """Yield a temporary path next to ``path``; rename it to ``path`` only if the block succeeds.
+
+    A failure or a killed process leaves no file under the final name, so a rerun
+    never mistakes a half-written file for a finished one.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_json(obj, path):
+    """Write ``obj`` as indented JSON, atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n")
