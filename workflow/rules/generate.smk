@@ -8,6 +8,8 @@ rule generate:
     benchmark:
         "benchmarks/generate/{sample}/{shard}.tsv"
     threads: 1
+    conda:
+        "../../envs/mlhep.yaml"
     resources:
         mem_mb=3000,
         runtime=120,
@@ -31,6 +33,8 @@ rule validate_generation:
     benchmark:
         "benchmarks/validate_generation.tsv"
     threads: 1
+    conda:
+        "../../envs/mlhep.yaml"
     resources:
         mem_mb=4000,
         runtime=30,

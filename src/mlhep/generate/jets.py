@@ -5,6 +5,8 @@ import fastjet
 import numpy as np
 import vector
 
+from mlhep.generate.softdrop import softdrop
+
 vector.register_awkward()
 
 __all__ = ["cluster", "gather", "match", "momenta", "substructure"]
@@ -32,10 +34,10 @@ def cluster(particles, radius, min_pt):
     sequence = fastjet.ClusterSequence(momenta(particles), fastjet.JetDefinition(fastjet.antikt_algorithm, radius))
     jets = momenta(sequence.inclusive_jets(min_pt))
     index = sequence.constituent_index(min_pt)
-    order = ak.argsort(jets.pt, axis=1, ascending=False)
+    order = ak.argsort(np.hypot(jets.px, jets.py), axis=1, ascending=False)
     jets, index = jets[order], index[order]
-    constituent_pt = gather(momenta(particles), index).pt
-    index = index[ak.argsort(constituent_pt, axis=2, ascending=False)]
+    constituents = gather(particles, index)
+    index = index[ak.argsort(np.hypot(constituents.px, constituents.py), axis=2, ascending=False)]
     return jets, index
 
 
@@ -72,19 +74,13 @@ def substructure(constituents, radius, axes="OnePass_KT_Axes", zcut=0.1, beta=0.
     sequence = fastjet.ClusterSequence(constituents, fastjet.JetDefinition(fastjet.cambridge_algorithm, _RECLUSTER_RADIUS))
     taus = ak.to_numpy(sequence.njettiness(njets=[1, 2, 3, 4], R0=radius, beta=1.0, axes_definition=axes))
     values = {f"tau{n}": taus[:, n - 1] for n in (1, 2, 3, 4)}
-    values.update(_softdrop(sequence, radius, zcut, beta))
+    flat = ak.flatten(constituents)
+    offsets = np.concatenate([[0], np.cumsum(ak.to_numpy(ak.num(constituents)))])
+    groomed = softdrop(*(ak.to_numpy(flat[f]) for f in ("px", "py", "pz", "E")), offsets, radius, zcut, beta)
+    values.update({k: groomed[k] for k in ("msoftdrop", "softdropZg", "softdropRg")})
     for name in names:
         out[name][several] = values[name]
     return out
-
-
-def _softdrop(sequence, radius, zcut, beta):
-    groomed = sequence.exclusive_jets_softdrop_grooming(njets=1, beta=beta, symmetry_cut=zcut, R0=radius)
-    return {
-        "msoftdrop": ak.to_numpy(groomed.msoftdrop),
-        "softdropZg": ak.to_numpy(groomed.symmetrysoftdrop),
-        "softdropRg": ak.to_numpy(groomed.deltaRsoftdrop),
-    }
 
 
 def match(jets, targets, max_dr):

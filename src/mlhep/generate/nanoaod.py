@@ -7,7 +7,7 @@ import uproot
 from mlhep.errors import BadInputFile
 from mlhep.io import atomic_path
 
-__all__ = ["open_events", "write_nanoaod"]
+__all__ = ["open_events", "read_branches", "write_nanoaod"]
 
 
 def write_nanoaod(path, events, runs):
@@ -40,8 +40,17 @@ def open_events(path, treename="Events"):
         raise BadInputFile(f"{path}: file not found") from err
     except KeyError as err:
         raise BadInputFile(f"{path}: no TTree '{treename}' in the file") from err
-    except Exception as err:  # uproot raises many types for truncated or corrupted files
+    except Exception as err:  # uproot raises many exception types for truncated or corrupted files
         raise BadInputFile(f"{path}: not a readable ROOT file ({type(err).__name__}: {err})") from err
     if n_entries == 0:
         raise BadInputFile(f"{path}: TTree '{treename}' has no entries")
     return tree
+
+
+def read_branches(path, branches=None, treename="Events"):
+    """All (or the named) branches of ``path`` as an awkward array; BadInputFile when unreadable."""
+    tree = open_events(path, treename)
+    try:
+        return tree.arrays(branches)
+    except Exception as err:
+        raise BadInputFile(f"{path}: cannot read branches ({type(err).__name__}: {err})") from err

@@ -58,26 +58,32 @@ class SampleSpec:
 def generate_shard(spec, shard, path, progress=True):
     """Generate ``spec.events_per_shard`` events passing the sample filter and write them to ``path``.
 
-    Returns a dict of generation statistics (events generated and kept, seconds, cross section).
+    Returns a dict of generation statistics: events kept, generated up to the last kept one
+    and generated in all (``pythia_events``, batches overshoot a little), the filtered cross
+    section, Pythia's initialization time and the time of the event loop and writing.
     """
+    start = time.perf_counter()
     seed = shard_seed(spec.global_seed, spec.name, shard)
     pythia = make_pythia(spec.settings, seed)
     detector = Detector.from_config(spec.detector)
     rng = np.random.default_rng(seed)
+    init_seconds = time.perf_counter() - start
     start = time.perf_counter()
-    chunks, n_generated = [], 0
+    chunks, n_generated, n_kept = [], 0, 0
     with tqdm(total=spec.events_per_shard, desc=f"{spec.name}[{shard}]", disable=not progress) as bar:
-        while sum(len(c["event"]) for c in chunks) < spec.events_per_shard:
+        while n_kept < spec.events_per_shard:
             if n_generated > _MAX_TRIES_PER_EVENT * spec.events_per_shard:
                 raise InvalidConfig(f"samples.{spec.name}.filter keeps fewer than 1 in {_MAX_TRIES_PER_EVENT} events")
-            batch = pythia.nextBatch(spec.batch_size)
+            batch = pythia.nextBatch(_next_batch_size(spec, n_generated, n_kept))
             particles = final_state(pythia, batch)
             kept_index, events = build_events(particles, spec, detector, rng)
             events["GenPart"] = _gen_part_record(hard_process(batch)[kept_index])
             events["event"] = (shard * _EVENT_NUMBER_STRIDE + n_generated + kept_index + 1).astype(np.uint64)
             n_generated += len(particles)
+            n_kept += len(kept_index)
             chunks.append(events)
             bar.update(len(kept_index))
+    pythia_events = n_generated
     events = {k: _concatenate([c[k] for c in chunks])[: spec.events_per_shard] for k in chunks[0]}
     # events beyond the last kept one were generated but are not part of the shard
     n_generated = int(events["event"][-1] - shard * _EVENT_NUMBER_STRIDE)
@@ -102,10 +108,20 @@ def generate_shard(spec, shard, path, progress=True):
         "seed": seed,
         "events": n_events,
         "generated": n_generated,
+        "pythia_events": pythia_events,
         "filter_efficiency": n_events / n_generated,
         "cross_section_pb": cross_section_pb,
+        "init_seconds": init_seconds,
         "seconds": time.perf_counter() - start,
     }
+
+
+def _next_batch_size(spec, n_generated, n_kept):
+    """Full batches, then one sized from the filter efficiency so far so little is thrown away."""
+    if n_kept == 0:
+        return spec.batch_size
+    needed = (spec.events_per_shard - n_kept) * n_generated / n_kept
+    return int(min(spec.batch_size, 1.2 * needed + 10))
 
 
 def _concatenate(arrays):
@@ -222,12 +238,18 @@ def _gen_part_record(particles):
 
 
 def _kinematics(p4):
-    return {
-        "pt": ak.values_astype(p4.pt, np.float32),
-        "eta": ak.values_astype(p4.eta, np.float32),
-        "phi": ak.values_astype(p4.phi, np.float32),
-        "mass": ak.values_astype(p4.mass, np.float32),
+    """pt, eta, phi, mass (float32) of events x objects {px, py, pz, E}, computed on flat buffers."""
+    counts = ak.to_numpy(ak.num(p4))
+    flat = ak.flatten(p4)
+    px, py, pz, energy = (ak.to_numpy(flat[f]).astype(np.float64) for f in ("px", "py", "pz", "E"))
+    pt = np.hypot(px, py)
+    values = {
+        "pt": pt,
+        "eta": np.arcsinh(pz / np.maximum(pt, 1e-12)),
+        "phi": np.arctan2(py, px),
+        "mass": np.sqrt(np.maximum(energy**2 - px**2 - py**2 - pz**2, 0.0)),
     }
+    return {name: ak.unflatten(value.astype(np.float32), counts) for name, value in values.items()}
 
 
 def _dressed_leptons(visible):
@@ -235,7 +257,8 @@ def _dressed_leptons(visible):
     abs_id = abs(visible.pdgId)
     leptons = visible[(abs_id == 11) | (abs_id == MUON)]
     leptons = leptons[momenta(leptons).pt > _LEPTON_MIN_PT]
-    photons = visible[visible.pdgId == 22]
+    # photons only matter in events with a lepton: empty them elsewhere before pairing
+    photons = visible[(visible.pdgId == 22) & (ak.num(leptons) > 0)]
     pairs = ak.cartesian([momenta(leptons), momenta(photons)], axis=1, nested=True)
     near = pairs["1"].deltaR(pairs["0"]) < _DRESSING_RADIUS
     dressed = ak.zip(

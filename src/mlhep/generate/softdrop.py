@@ -80,6 +80,8 @@ def _cluster(n, px, py, pz, e, rap, phi, pt2, parent1, parent2, slot_node, srap,
                 sa = s
         a = slot_node[sa]
         b = nn_node[sa]
+        if b < 0:  # no finite distance left (non-finite input): merge with any other slot
+            b = slot_node[1] if sa == 0 else slot_node[0]
         sb = 0
         while slot_node[sb] != b:
             sb += 1
@@ -124,7 +126,7 @@ def _cluster(n, px, py, pz, e, rap, phi, pt2, parent1, parent2, slot_node, srap,
                 best_d, best_t = _scan(srap, sphi, s, 0, s, np.inf, -1)
                 best_d, best_t = _scan(srap, sphi, s, s + 1, active, best_d, best_t)
                 nn_dist[s] = best_d
-                nn_node[s] = slot_node[best_t]
+                nn_node[s] = slot_node[best_t] if best_t >= 0 else -1
             elif d < nn_dist[s]:
                 nn_dist[s] = d
                 nn_node[s] = new
@@ -198,10 +200,8 @@ def softdrop(px, py, pz, energy, offsets, radius, zcut=0.1, beta=0.0):
 
     px, py, pz, energy: float64 arrays of all constituents of all jets, concatenated jet after jet.
     offsets: int64 array of length n_jets + 1 (jet i owns constituents offsets[i]:offsets[i+1]).
-    The constituents are reclustered with Cambridge/Aachen (E-scheme, rapidity-phi distance) and
-    declustered from the root, following the harder branch, until a split has
-    min(pT1, pT2)/(pT1 + pT2) > zcut * (DeltaR12/radius)**beta, as fastjet contrib's SoftDrop
-    (scalar_z, larger_pt, grooming mode); a jet with no such split grooms down to one particle.
+    Same as fastjet contrib's SoftDrop (C/A tree, cut min(pT1, pT2)/(pT1 + pT2) > zcut * (dR/radius)**beta,
+    harder branch followed), except that fastjet gives zg = rg = -1 where we give 0.
 
     Returns dict of float64 numpy arrays, one value per jet: "msoftdrop" (groomed jet mass),
     "softdropZg" (pT fraction of the softer branch at the split that passed, 0 if none passed),
@@ -210,8 +210,12 @@ def softdrop(px, py, pz, energy, offsets, radius, zcut=0.1, beta=0.0):
     arrays = [np.ascontiguousarray(a, dtype=np.float64) for a in (px, py, pz, energy)]
     offsets = np.ascontiguousarray(offsets, dtype=np.int64)
     n_jets = len(offsets) - 1
-    if n_jets < 0:
-        raise ValueError("offsets must have length n_jets + 1")
+    if offsets.ndim != 1 or n_jets < 0:
+        raise ValueError("offsets must be a 1-d array of length n_jets + 1")
+    if any(a.shape != arrays[0].shape for a in arrays) or arrays[0].ndim != 1:
+        raise ValueError("px, py, pz, energy must be 1-d arrays of equal length")
+    if n_jets > 0 and (offsets[0] < 0 or offsets[-1] > len(arrays[0]) or np.any(np.diff(offsets) < 0)):
+        raise ValueError("offsets must be non-decreasing and within the constituent arrays")
     out = {name: np.zeros(n_jets) for name in ("msoftdrop", "softdropZg", "softdropRg", "ptsoftdrop")}
     if n_jets > 0:
         _softdrop_kernel(

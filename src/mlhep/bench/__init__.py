@@ -1,0 +1,1 @@
+"""Benchmarks: speed and quality figures written as JSON under results/benchmarks/."""

@@ -1,0 +1,43 @@
+"""Config validation: the shipped configs pass; bad ones stop with the key named."""
+
+import pytest
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate
+
+from conftest import ROOT, load_config
+from mlhep.config import check_config
+from mlhep.errors import InvalidConfig
+
+SCHEMA = str(ROOT / "workflow" / "schemas" / "config.schema.yaml")
+
+
+@pytest.mark.parametrize("files", [("config.yaml",), ("config.yaml", "mini.yaml")])
+def test_shipped_configs_are_valid(files):
+    config = load_config(*files)
+    validate(config, SCHEMA)
+    check_config(config)
+
+
+@pytest.mark.parametrize(
+    ("mutate", "named"),
+    [
+        (lambda c: c["samples"]["qcd_dijet"].update(events_per_shard=-5), "events_per_shard"),
+        (lambda c: c["samples"]["qcd_dijet"].update(shards="two"), "shards"),
+        (lambda c: c.update(seed="forty-two"), "seed"),
+        (lambda c: c["detector"]["tracker"].update(efficiency=1.5), "efficiency"),
+        (lambda c: c["samples"].update({"../escape": c["samples"]["qcd_dijet"]}), "../escape"),
+        (lambda c: c["samples"]["qcd_dijet"].update(shard=3), "shard"),
+    ],
+)
+def test_invalid_config_names_the_key(config, mutate, named):
+    mutate(config)
+    with pytest.raises(WorkflowError, match="Error validating config") as error:
+        validate(config, SCHEMA)
+    assert named in str(error.value)
+
+
+def test_unknown_process_names_the_sample(config):
+    config["samples"]["qcd_dijet"]["process"] = "nonexistent"
+    validate(config, SCHEMA)
+    with pytest.raises(InvalidConfig, match="samples.qcd_dijet.process: unknown process 'nonexistent'"):
+        check_config(config)

@@ -1,0 +1,80 @@
+"""The whole Snakemake DAG on config/mini.yaml: outputs, nothing left to do, targeted reruns."""
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT
+
+pytestmark = pytest.mark.slow
+
+
+def _snakemake(workdir, *args):
+    command = [sys.executable, "-m", "snakemake", "--cores", "2", "--configfile", "config/mini.yaml", *args]
+    result = subprocess.run(command, cwd=workdir, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result.stdout + result.stderr
+
+
+def _planned_jobs(output):
+    """{rule: count} from the 'Job stats' table of a dry run."""
+    table = output.split("Job stats:")[-1] if "Job stats:" in output else ""
+    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)\s*$", table, re.MULTILINE) if m.group(1) != "total"}
+
+
+@pytest.fixture(scope="module")
+def workflow_run(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("workflow")
+    for item in ("Snakefile", "workflow", "config", "scripts", "envs"):
+        source = ROOT / item
+        (shutil.copytree if source.is_dir() else shutil.copy)(source, workdir / item)
+    _snakemake(workdir)
+    return workdir
+
+
+def test_final_outputs_exist_and_are_well_formed(workflow_run):
+    summary = json.loads((workflow_run / "results/generation/summary.json").read_text())
+    assert set(summary) == {"qcd_dijet", "wprime_xy", "zjets_nominal", "zjets_alt"}
+    for sample in summary.values():
+        cutflow = list(sample["cutflow"].values())
+        assert cutflow[0] >= cutflow[1] > 0
+        assert 0 < sample["filter_efficiency"] <= 1
+    assert 3000 < summary["wprime_xy"]["medians"]["mjj"] < 3700
+    assert 86 < summary["zjets_nominal"]["medians"]["mumu"] < 96
+    plots = {p.name for p in (workflow_run / "results/plots/generation").iterdir()}
+    assert {"mjj.png", "mjj.pdf", "mumu.png", "fatjet_msoftdrop.png", "tau21.pdf"} <= plots
+    for log in (workflow_run / "logs").rglob("*.log"):
+        assert log.exists()
+    assert list((workflow_run / "benchmarks").rglob("*.tsv"))
+
+
+def test_second_run_has_nothing_to_do(workflow_run):
+    assert "Nothing to be done" in _snakemake(workflow_run, "-n")
+
+
+def test_changing_one_sample_reruns_only_that_sample_and_its_descendants(workflow_run):
+    mini = workflow_run / "config/mini.yaml"
+    original = mini.read_text()
+    try:
+        mini.write_text(original.replace("zjets_alt: {shards: 1, events_per_shard: 150}", "zjets_alt: {shards: 1, events_per_shard: 140}"))
+        planned = _planned_jobs(_snakemake(workflow_run, "-n"))
+    finally:
+        mini.write_text(original)
+    assert planned == {"generate": 1, "validate_generation": 1, "all": 1}, planned
+
+
+def test_invalid_config_stops_with_the_key_named(workflow_run):
+    command = [sys.executable, "-m", "snakemake", "-n", "--configfile", "config/mini.yaml", "--config", "seed=-1"]
+    result = subprocess.run(command, cwd=workflow_run, capture_output=True, text=True)
+    assert result.returncode != 0
+    assert "seed" in result.stdout + result.stderr and "minimum" in result.stdout + result.stderr
+
+
+def test_lint_is_clean(workflow_run):
+    result = subprocess.run([sys.executable, "-m", "snakemake", "--lint"], cwd=workflow_run, capture_output=True, text=True)
+    assert "Congratulations" in result.stdout + result.stderr or result.stdout.strip() == "", result.stdout + result.stderr
