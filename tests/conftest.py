@@ -41,3 +41,31 @@ def generated(tmp_path_factory):
         files[sample] = folder / f"{sample}.root"
         generate(config, sample, events, files[sample])
     return files
+
+
+COFFEA_VERSION = "2026.9.0"
+NANOAOD_SAMPLES = ("nano_dy.root", "nano_tt_v12.root", "pfnano.root")
+
+
+@pytest.fixture(scope="session")
+def cms_nanoaod():
+    """Real CMS NanoAOD files from coffea's source distribution on PyPI, fetched once into
+    tests/.samples (git-ignored): {name: path}."""
+    import subprocess
+    import sys
+    import tarfile
+    import tempfile
+
+    folder = ROOT / "tests" / ".samples"
+    if not all((folder / name).exists() for name in NANOAOD_SAMPLES):
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory() as tmp:
+            subprocess.run(
+                [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary", ":all:", f"coffea=={COFFEA_VERSION}", "-d", tmp],
+                check=True,
+            )
+            with tarfile.open(next(Path(tmp).glob("coffea-*.tar.gz"))) as archive:
+                for name in NANOAOD_SAMPLES:
+                    member = archive.getmember(f"coffea-{COFFEA_VERSION}/tests/samples/{name}")
+                    (folder / name).write_bytes(archive.extractfile(member).read())
+    return {name: folder / name for name in NANOAOD_SAMPLES}

@@ -41,3 +41,20 @@ def test_unknown_process_names_the_sample(config):
     validate(config, SCHEMA)
     with pytest.raises(InvalidConfig, match="samples.qcd_dijet.process: unknown process 'nonexistent'"):
         check_config(config)
+
+
+def test_every_schema_key_is_described():
+    import yaml
+
+    from pathlib import Path
+
+    schema = yaml.safe_load(Path(SCHEMA).read_text())
+
+    def check(node, path):
+        if isinstance(node, dict):
+            for key, child in node.get("properties", {}).items():
+                assert isinstance(child.get("description"), str), f"{path}.{key} has no description"
+            for key, child in node.items():
+                check(child, f"{path}.{key}")
+
+    check(schema, "schema")

@@ -7,7 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import awkward as ak
 import pytest
+import uproot
 
 from conftest import ROOT
 
@@ -48,9 +50,22 @@ def test_final_outputs_exist_and_are_well_formed(workflow_run):
     assert 86 < summary["zjets_nominal"]["medians"]["mumu"] < 96
     plots = {p.name for p in (workflow_run / "results/plots/generation").iterdir()}
     assert {"mjj.png", "mjj.pdf", "mumu.png", "fatjet_msoftdrop.png", "tau21.pdf"} <= plots
-    for log in (workflow_run / "logs").rglob("*.log"):
-        assert log.exists()
-    assert list((workflow_run / "benchmarks").rglob("*.tsv"))
+    for sample in summary:
+        cutflow = json.loads((workflow_run / f"results/cutflow/{sample}.json").read_text())["cutflow"]
+        columns = ak.from_parquet(workflow_run / f"results/columns/{sample}.parquet")
+        counts = list(cutflow.values())
+        assert counts == sorted(counts, reverse=True) and counts[-1] > 0
+        region, observable = ("inclusive", "mjj") if sample in ("qcd_dijet", "wprime_xy") else ("reco", "mass")
+        with uproot.open(workflow_run / f"results/hists/{sample}.root") as hists:
+            for variation in ("nominal", "jes_up", "jes_down", "jer"):
+                assert hists[f"{region}/{observable}/{variation}"].to_hist().sum().value > 0
+            assert hists[f"{region}/{observable}/nominal"].to_hist().sum(flow=True).value == counts[-1]
+        assert len(columns) >= counts[-1]
+    table = (workflow_run / "results/cutflow/cutflow.csv").read_text().splitlines()
+    assert table[0].startswith("sample,channel,step,events") and len(table) > 16
+    logs = {p.relative_to(workflow_run / "logs").parts[0].removesuffix(".log") for p in (workflow_run / "logs").rglob("*.log")}
+    assert logs == {"generate", "validate_generation", "process", "cutflow_table"}
+    assert len(list((workflow_run / "benchmarks").rglob("*.tsv"))) == len(list((workflow_run / "logs").rglob("*.log")))
 
 
 def test_second_run_has_nothing_to_do(workflow_run):
@@ -65,7 +80,18 @@ def test_changing_one_sample_reruns_only_that_sample_and_its_descendants(workflo
         planned = _planned_jobs(_snakemake(workflow_run, "-n"))
     finally:
         mini.write_text(original)
-    assert planned == {"generate": 1, "validate_generation": 1, "all": 1}, planned
+    assert planned == {"generate": 1, "validate_generation": 1, "process": 1, "cutflow_table": 1, "all": 1}, planned
+
+
+def test_changing_a_selection_reruns_only_the_processing_of_that_channel(workflow_run):
+    mini = workflow_run / "config/mini.yaml"
+    original = mini.read_text()
+    try:
+        mini.write_text(original + "  channels:\n    zjets: {z_min_pt: 150.0}\n")
+        planned = _planned_jobs(_snakemake(workflow_run, "-n"))
+    finally:
+        mini.write_text(original)
+    assert planned == {"process": 2, "cutflow_table": 1, "all": 1}, planned
 
 
 def test_invalid_config_stops_with_the_key_named(workflow_run):

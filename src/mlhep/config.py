@@ -9,6 +9,13 @@ def check_config(config):
     """Raise InvalidConfig naming the key when a sample refers to something undefined."""
     processes = config["processes"]
     for name, sample in config["samples"].items():
+        if ("process" in sample) == ("files" in sample):
+            raise InvalidConfig(f"samples.{name}: give either 'process' (generate) or 'files' (NanoAOD input), not {'both' if 'files' in sample else 'neither'}")
+        if "files" in sample:
+            continue
+        for key in ("shards", "events_per_shard"):
+            if key not in sample:
+                raise InvalidConfig(f"samples.{name}.{key}: required for a generated sample")
         if sample["process"] not in processes:
             raise InvalidConfig(
                 f"samples.{name}.process: unknown process '{sample['process']}' (defined: {', '.join(sorted(processes))})"

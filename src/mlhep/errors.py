@@ -1,6 +1,6 @@
 """Domain exceptions: each message names the file, key or branch at fault."""
 
-__all__ = ["BadInputFile", "EmptySelection", "InvalidConfig", "MissingBranch", "MlhepError"]
+__all__ = ["BadInputFile", "EmptySelection", "InvalidConfig", "MissingBranch", "MlhepError", "OptionalBranchWarning"]
 
 
 class MlhepError(Exception):
@@ -21,3 +21,7 @@ class MissingBranch(BadInputFile):
 
 class EmptySelection(MlhepError):
     """A selection left no events where some are needed."""
+
+
+class OptionalBranchWarning(UserWarning):
+    """A branch that a feature uses is absent: the feature is skipped (NaN)."""

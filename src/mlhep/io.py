@@ -28,4 +28,4 @@ def atomic_path(path):
 def write_json(obj, path):
     """Write ``obj`` as indented JSON, atomically."""
     with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n")
+        tmp.write_text(json.dumps(obj, indent=2) + "\n")

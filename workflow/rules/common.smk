@@ -6,6 +6,7 @@ validate(config, schema="../schemas/config.schema.yaml")
 check_config(config)
 
 SAMPLES = config["samples"]
+GENERATED = [name for name, sample in SAMPLES.items() if "process" in sample]
 
 
 wildcard_constraints:
@@ -18,7 +19,20 @@ def shard_files(sample):
 
 
 def all_shard_files(wildcards=None):
-    return [path for sample in SAMPLES for path in shard_files(sample)]
+    return [path for sample in GENERATED for path in shard_files(sample)]
+
+
+def sample_inputs(wildcards):
+    sample = SAMPLES[wildcards.sample]
+    return sample["files"] if "files" in sample else shard_files(wildcards.sample)
+
+
+PROCESSING = {key: value for key, value in config["processing"].items() if key != "channels"}
+
+
+def channel_options(wildcards):
+    channel = SAMPLES[wildcards.sample]["channel"]
+    return {"channel": channel, "options": config["processing"]["channels"][channel]}
 
 
 def generation_spec(wildcards):
@@ -30,4 +44,7 @@ def generation_spec(wildcards):
 
 
 def final_outputs():
-    return ["results/generation/summary.json"]
+    outputs = ["results/cutflow/cutflow.csv"]
+    if GENERATED:
+        outputs.append("results/generation/summary.json")
+    return outputs

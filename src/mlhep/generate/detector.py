@@ -12,8 +12,9 @@ The model, each number a config value (``detector`` in config/config.yaml):
 - muons are reconstructed separately (efficiency, pT resolution) and kept out of
   jets; neutrinos are invisible.
 
-Smearing scales the whole four-momentum, so directions are exact and the mass scales
-with the energy: enough for jet kinematics and substructure at the percent level.
+Smearing keeps directions exact. Tracks scale their whole four-momentum; calorimeter
+candidates are massless, with |p| equal to the measured energy (as particle-flow neutral
+candidates are), so their pseudorapidity equals their rapidity.
 """
 
 from dataclasses import dataclass
@@ -65,11 +66,14 @@ class Detector:
         seen_hcal = to_hcal & (abseta < self.hcal["max_abseta"]) & (energy * scale > self.hcal["min_energy"])
         keep = tracked | seen_ecal | seen_hcal
         out_pid = np.where(tracked, ak.to_numpy(flat.pdgId), np.where(seen_ecal, _PHOTON_ID, _NEUTRAL_HADRON_ID))
+        # calorimeters measure an energy and a direction: their candidates are massless
+        momentum = np.sqrt(px**2 + py**2 + pz**2)
+        p_scale = np.where(tracked, scale, energy * scale / np.maximum(momentum, 1e-12))
         out = ak.zip(
             {
-                "px": px * scale,
-                "py": py * scale,
-                "pz": pz * scale,
+                "px": px * p_scale,
+                "py": py * p_scale,
+                "pz": pz * p_scale,
                 "E": energy * scale,
                 "pdgId": out_pid.astype(np.int32),
                 "charge": np.where(tracked, charge, 0).astype(np.int32),

@@ -1,0 +1,19 @@
+"""Columnar processing with coffea: selections, features, histograms with systematics."""
+
+from mlhep.process.dijet import DijetProcessor
+from mlhep.process.inputs import Schema, check_files
+from mlhep.process.run import make_executor, make_processor, process_sample, run_processor
+from mlhep.process.summary import cutflow_table
+from mlhep.process.zjets import ZJetsProcessor
+
+__all__ = [
+    "DijetProcessor",
+    "Schema",
+    "ZJetsProcessor",
+    "check_files",
+    "cutflow_table",
+    "make_executor",
+    "make_processor",
+    "process_sample",
+    "run_processor",
+]

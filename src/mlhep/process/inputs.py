@@ -1,0 +1,75 @@
+"""Input files for processing: readable, non-empty, with the branches a channel needs."""
+
+import warnings
+
+from coffea.nanoevents import PFNanoAODSchema
+
+from mlhep.errors import BadInputFile, MissingBranch, OptionalBranchWarning
+from mlhep.generate.nanoaod import open_events
+
+__all__ = ["BRANCHES", "Schema", "check_files"]
+
+# Branches each channel cannot do without, and those it uses when present.
+BRANCHES = {
+    "dijet": {
+        "required": ["FatJet_pt", "FatJet_eta", "FatJet_phi", "FatJet_mass", "FatJet_msoftdrop", "FatJet_tau1", "FatJet_tau2", "FatJet_tau3"],
+        "optional": ["FatJet_nConstituents", "FatJetPFCands_jetIdx", "FatJetPFCands_pFCandsIdx", "PFCands_pt", "genWeight"],
+    },
+    "zjets": {
+        "required": ["Muon_pt", "Muon_eta", "Muon_phi", "Muon_mass", "Muon_charge", "FatJet_pt", "FatJet_eta", "FatJet_phi", "FatJet_mass", "FatJet_msoftdrop", "FatJet_tau1", "FatJet_tau2"],
+        "optional": [
+            "FatJet_nConstituents",
+            "FatJet_softdropZg",
+            "FatJetPFCands_jetIdx",
+            "PFCands_pt",
+            "GenDressedLepton_pt",
+            "GenJetAK8_pt",
+            "GenJetAK8_msoftdrop",
+            "GenJetAK8_tau1",
+            "GenJetAK8_softdropZg",
+            "GenJetAK8_nConstituents",
+            "GenFatJetCands_jetIdx",
+            "GenCands_pt",
+            "genWeight",
+        ],
+    },
+}
+
+
+class Schema(PFNanoAODSchema):
+    """PFNano schema, quiet about the many cross-references a file may lack."""
+
+    warn_missing_crossrefs = False
+
+
+def check_files(files, channel, skipbadfiles=False):
+    """Check every file before processing.
+
+    Args:
+        files: ROOT file paths.
+        channel: "dijet" or "zjets" (selects the required branches).
+        skipbadfiles: skip unreadable, empty or incomplete files instead of raising.
+
+    Returns:
+        (good, skipped): the usable files, and {file: reason} for those skipped.
+
+    Raises:
+        BadInputFile, MissingBranch: naming the file (and the branch) when not skipping.
+    """
+    good, skipped = [], {}
+    for path in files:
+        try:
+            keys = set(open_events(path).keys())
+            missing = [b for b in BRANCHES[channel]["required"] if b not in keys]
+            if missing:
+                raise MissingBranch(f"{path}: missing required branch '{missing[0]}'" + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""))
+        except BadInputFile as err:
+            if not skipbadfiles:
+                raise
+            skipped[str(path)] = str(err)
+            continue
+        absent = [b for b in BRANCHES[channel]["optional"] if b not in keys]
+        if absent:
+            warnings.warn(f"{path}: optional branches absent, their features are skipped: {', '.join(absent)}", OptionalBranchWarning, stacklevel=2)
+        good.append(str(path))
+    return good, skipped

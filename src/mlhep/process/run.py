@@ -1,0 +1,85 @@
+"""Run a processor over a sample's files with coffea's Runner and write its outputs."""
+
+import awkward as ak
+import numpy as np
+import uproot
+from coffea import processor
+
+from mlhep.errors import EmptySelection, InvalidConfig
+from mlhep.io import atomic_path, write_json
+from mlhep.process.dijet import DijetProcessor
+from mlhep.process.inputs import Schema, check_files
+from mlhep.process.zjets import ZJetsProcessor
+
+__all__ = ["make_executor", "make_processor", "process_sample", "run_processor"]
+
+PROCESSORS = {"dijet": DijetProcessor, "zjets": ZJetsProcessor}
+
+
+def make_processor(channel, options, seed):
+    """The processor of a channel with its options (config ``processing.channels``)."""
+    if channel not in PROCESSORS:
+        raise InvalidConfig(f"unknown channel '{channel}' (known: {', '.join(PROCESSORS)})")
+    return PROCESSORS[channel](**options, seed=seed)
+
+
+def make_executor(name, workers=1, retries=0, status=True):
+    """IterativeExecutor ("iterative") or FuturesExecutor ("futures") with ``workers`` processes.
+
+    For a cluster, coffea's DaskExecutor takes a dask ``distributed.Client`` instead; see
+    docs/PROCESSING.md.
+    """
+    if name == "iterative":
+        return processor.IterativeExecutor(status=status, retries=retries)
+    if name == "futures":
+        return processor.FuturesExecutor(status=status, workers=workers, retries=retries)
+    raise InvalidConfig(f"processing.executor: unknown executor '{name}' (iterative or futures)")
+
+
+def run_processor(sample, files, processor_instance, executor, chunksize, skipbadfiles=False):
+    """Run ``processor_instance`` over ``files`` and return its merged output.
+
+    Files are checked first (readable, non-empty, required branches); with
+    ``skipbadfiles`` bad ones are skipped and listed under ``skipped_files``.
+    Columns come back as one awkward array sorted by event number, so the result does
+    not depend on chunking or on the executor's order.
+    """
+    channel = "dijet" if isinstance(processor_instance, DijetProcessor) else "zjets"
+    good, skipped = check_files(files, channel, skipbadfiles)
+    if not good:
+        raise EmptySelection(f"sample {sample}: no usable input file ({'; '.join(skipped.values())})")
+    runner = processor.Runner(executor=executor, schema=Schema, chunksize=chunksize, skipbadfiles=skipbadfiles)
+    out = runner({sample: {"files": {path: "Events" for path in good}}}, processor_instance, treename="Events")
+    columns = ak.concatenate(out["columns"]) if out.get("columns") else ak.Array([])
+    if len(columns):
+        columns = columns[np.argsort(ak.to_numpy(columns.event), kind="stable")]
+    out["columns"] = columns
+    out["skipped_files"] = skipped
+    return out
+
+
+def process_sample(sample, files, channel, options, seed, executor, chunksize, skipbadfiles, outputs):
+    """Process one sample and write ``outputs`` = {columns (parquet), hists (ROOT), cutflow (JSON)}.
+
+    Raises EmptySelection, naming the sample and the cutflow, when no event is selected;
+    nothing is written then.
+    """
+    out = run_processor(sample, files, make_processor(channel, options, seed), executor, chunksize, skipbadfiles)
+    cutflow = {"sample": sample, "channel": channel, "files": len(files), "cutflow": out["cutflow"], "skipped_files": out["skipped_files"]}
+    if "cutflow_truth" in out:
+        cutflow["cutflow_truth"] = out["cutflow_truth"]
+    if len(out["columns"]) == 0:
+        raise EmptySelection(f"sample {sample}: no event passes the {channel} selection (cutflow: {out['cutflow']})")
+    with atomic_path(outputs["columns"]) as tmp:
+        ak.to_parquet(out["columns"], tmp)
+    write_hists(out["hists"], outputs["hists"])
+    write_json(cutflow, outputs["cutflow"])
+    return cutflow
+
+
+def write_hists(hists, path):
+    """Histograms keyed (region, observable, variation) to ROOT as ``region/observable/variation``."""
+    with atomic_path(path) as tmp:
+        with uproot.recreate(tmp) as out:
+            for (region, observable, variation), histogram in sorted(hists.items()):
+                out[f"{region}/{observable}/{variation}"] = histogram
