@@ -1,8 +1,14 @@
-"""python -m mlhep.bench {generate} [--events N] [--config FILE ...]: run a benchmark, write JSON."""
+"""python -m mlhep.bench {generate,process} [--events N] [--config FILE ...] [--files ROOT ...]
+
+generate: generation speed per sample against bare Pythia8 (N kept events per sample).
+process: coffea processing speed against a raw uproot read, on --files or, without them,
+on N freshly generated qcd_dijet events. Results go to results/benchmarks/NAME.json.
+"""
 
 import argparse
 import datetime
 import json
+import sys
 from pathlib import Path
 
 import yaml
@@ -22,9 +28,23 @@ def _load_config(files, events):
     return config
 
 
+def _generated_qcd(config, events, folder=Path("data/bench")):
+    """qcd_dijet events for the processing benchmark, generated once in 4 shards."""
+    from mlhep.generate import SampleSpec, generate_shard
+
+    config["samples"]["qcd_dijet"]["events_per_shard"] = events // 4
+    spec = SampleSpec.from_config(config, "qcd_dijet")
+    files = [folder / f"qcd_dijet_{events}_{shard}.root" for shard in range(4)]
+    for shard, path in enumerate(files):
+        if not path.exists():
+            generate_shard(spec, shard, path)
+    return [str(f) for f in files]
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m mlhep.bench", description=__doc__)
-    parser.add_argument("name", choices=["generate"])
+    parser.add_argument("name", choices=["generate", "process"])
+    parser.add_argument("--files", nargs="*", help="ROOT files for the process benchmark")
     parser.add_argument("--config", nargs="+", default=["config/config.yaml"])
     parser.add_argument("--events", type=int, default=500, help="kept events per sample")
     args = parser.parse_args(argv)
@@ -33,8 +53,13 @@ def main(argv=None):
         from mlhep.bench.generate import bench_generate
 
         result = bench_generate(config, args.events)
+    else:
+        from mlhep.bench.process import bench_process
+
+        files = args.files or _generated_qcd(config, args.events)
+        result = bench_process(files)
     result["date"] = datetime.date.today().isoformat()
-    result["command"] = "python -m mlhep.bench " + " ".join(argv or [args.name])
+    result["command"] = "python -m mlhep.bench " + " ".join(argv if argv is not None else sys.argv[1:])
     write_json(result, _OUT / f"{args.name}.json")
     print(json.dumps(result, indent=2))
 

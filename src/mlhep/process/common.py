@@ -1,10 +1,10 @@
-"""Pieces both processors share: weights, constituents, histograms, cutflows."""
+"""Pieces both processors share: weights, ratios, histograms, cutflows, column tables."""
 
 import awkward as ak
 import hist
 import numpy as np
 
-__all__ = ["columns_table", "constituent_lists", "cutflow", "event_weights", "fill", "new_hist", "ratio"]
+__all__ = ["columns_table", "cutflow", "event_weights", "fill", "new_hist", "ratio"]
 
 
 def event_weights(events):
@@ -16,28 +16,6 @@ def ratio(numerator, denominator):
     """numerator / denominator with 0 where the denominator is 0 (one-particle jets)."""
     numerator, denominator = ak.to_numpy(numerator), ak.to_numpy(denominator)
     return np.divide(numerator, denominator, out=np.zeros(len(numerator)), where=denominator > 0)
-
-
-def constituent_lists(events, links_name, jets, jet_index, max_constituents):
-    """Constituents of one jet per event, hardest first, relative to the jet axis.
-
-    Args:
-        events: NanoEvents with the PFNano link collection ``links_name``
-            (FatJetPFCands or GenFatJetCands, each with ``pf`` and ``jetIdx``).
-        jets: one jet per event (the jet axis).
-        jet_index: that jet's index in its collection, per event.
-        max_constituents: keep at most this many.
-
-    Returns:
-        dict of events x constituents arrays: pt, deta, dphi; None without the links.
-    """
-    if links_name not in events.fields:
-        return None
-    links = events[links_name]
-    cands = links.pf[links.jetIdx == jet_index]
-    cands = cands[ak.argsort(cands.pt, axis=1, ascending=False)][:, :max_constituents]
-    dphi = (cands.phi - jets.phi + np.pi) % (2 * np.pi) - np.pi
-    return {"pt": cands.pt, "deta": cands.eta - jets.eta, "dphi": dphi}
 
 
 def new_hist(name, bins, low, high):

@@ -5,8 +5,8 @@ import numpy as np
 from coffea import processor
 from coffea.analysis_tools import PackedSelection
 
-from mlhep.process.common import columns_table, constituent_lists, cutflow, event_weights, fill, ratio
-from mlhep.process.systematics import VARIATIONS, vary_jets
+from mlhep.process.common import columns_table, cutflow, event_weights, fill, ratio
+from mlhep.process.systematics import VARIATIONS, scale_factors
 
 __all__ = ["DijetProcessor"]
 
@@ -19,15 +19,17 @@ HISTOGRAMS = {
     "tau21_j2": (40, 0.0, 1.0),
 }
 CUTS = ("two_fatjets", "leading_pt", "both_eta")
+_JET_FIELDS = ("pt", "eta", "phi", "mass", "msoftdrop", "tau1", "tau2", "tau3")
 
 
 class DijetProcessor(processor.ProcessorABC):
     """Selects events with two fat jets (leading pT and |eta| cuts) and computes features.
 
     Jets 1 and 2 are the two leading fat jets ordered by mass, j1 the lighter
-    (LHC Olympics convention): mj1, delta_mj = mj2 - mj1, tau21 and tau32, pt, eta,
+    (LHC Olympics convention): mj1, delta_mj = mj2 - mj1, tau21 and tau32, pt, eta, phi,
     soft-drop masses and, with PFNano links, their constituents relative to the jet axis.
     Histograms are filled per variation (VARIATIONS), each with its own selection.
+    The arithmetic runs on flat numpy views of the jet and candidate buffers.
     """
 
     def __init__(self, leading_pt=1200.0, max_abseta=2.5, max_constituents=100, jes_uncertainty=0.02, jer_extra=0.05, seed=0):
@@ -38,57 +40,100 @@ class DijetProcessor(processor.ProcessorABC):
         self.jer_extra = jer_extra
         self.seed = seed
 
-    def _select(self, jets):
-        padded = ak.pad_none(jets, 2, axis=1)
-        selection = PackedSelection()
-        selection.add("two_fatjets", ak.to_numpy(ak.num(jets) >= 2))
-        selection.add("leading_pt", ak.to_numpy(ak.fill_none(padded[:, 0].pt > self.leading_pt, False)))
-        both = (abs(padded[:, 0].eta) < self.max_abseta) & (abs(padded[:, 1].eta) < self.max_abseta)
-        selection.add("both_eta", ak.to_numpy(ak.fill_none(both, False)))
-        return selection
-
     def process(self, events):
         weights = event_weights(events)
+        fat = events.FatJet
+        counts = ak.to_numpy(ak.num(fat))
+        jets = {f: ak.to_numpy(ak.flatten(fat[f])).astype(np.float64) for f in _JET_FIELDS}
+        if "nConstituents" in fat.fields:
+            jets["nConstituents"] = ak.to_numpy(ak.flatten(fat["nConstituents"]))
+        event = ak.to_numpy(events.event)
         hists, out = {}, {}
         for variation in VARIATIONS:
-            jets = vary_jets(events.FatJet, events.event, variation, self.jes_uncertainty, self.jer_extra, self.seed)
-            order = ak.argsort(jets.pt, axis=1, ascending=False)  # positions in events.FatJet
-            jets = jets[order]
-            selection = self._select(jets)
+            factor = scale_factors(counts, event, variation, self.jes_uncertainty, self.jer_extra, self.seed)
+            varied = {**jets, **{f: jets[f] * factor for f in ("pt", "mass", "msoftdrop")}}
+            pair = _two_leading(varied["pt"], counts)  # flat indices, -1 where absent
+            selection = self._select(varied, pair)
             mask = selection.all(*CUTS)
-            features = self._features(events[mask], jets[mask], order[mask], with_constituents=variation == "nominal")
+            features = _features(varied, pair[mask])
             for name, spec in HISTOGRAMS.items():
                 fill(hists, ("inclusive", name, variation), spec, features[name], weights[mask])
             if variation == "nominal":
                 out["cutflow"] = cutflow(selection, CUTS, len(events))
-                features["event"] = ak.to_numpy(events.event[mask]).astype(np.uint64)
+                if "FatJetPFCands" in events.fields:
+                    features.update(self._constituents(events, counts, varied, pair, mask))
+                features["event"] = event[mask].astype(np.uint64)
                 features["weight"] = weights[mask]
                 out["columns"] = [columns_table(features)]
         out["hists"] = hists
         return out
 
-    def _features(self, events, jets, original_index, with_constituents):
-        index = original_index[:, :2]
-        leading = jets[:, :2]
-        by_mass = ak.argsort(leading.mass, axis=1)
-        leading, index = leading[by_mass], index[by_mass]
-        j1, j2 = leading[:, 0], leading[:, 1]
-        features = {
-            "mjj": ak.to_numpy((j1 + j2).mass),
-            "mj1": ak.to_numpy(j1.mass),
-            "mj2": ak.to_numpy(j2.mass),
-        }
-        features["delta_mj"] = features["mj2"] - features["mj1"]
-        for tag, jet in (("j1", j1), ("j2", j2)):
-            features[f"tau21_{tag}"] = ratio(jet["tau2"], jet["tau1"])
-            features[f"tau32_{tag}"] = ratio(jet["tau3"], jet["tau2"])
-            for field, name in (("pt", "pt"), ("eta", "eta"), ("phi", "phi"), ("msoftdrop", "msd")):
-                features[f"{name}_{tag}"] = ak.to_numpy(jet[field])
-            if "nConstituents" in jet.fields:
-                features[f"n_constituents_{tag}"] = ak.to_numpy(jet["nConstituents"]).astype(np.int32)
-        if with_constituents:
-            for tag, i in (("j1", 0), ("j2", 1)):
-                lists = constituent_lists(events, "FatJetPFCands", leading[:, i], index[:, i], self.max_constituents)
-                if lists is not None:
-                    features.update({f"const_{k}_{tag}": v for k, v in lists.items()})
-        return features
+    def _select(self, jets, pair):
+        exists = pair >= 0
+        safe = np.where(exists, pair, 0)
+        selection = PackedSelection()
+        selection.add("two_fatjets", exists[:, 1])
+        selection.add("leading_pt", exists[:, 0] & (jets["pt"][safe[:, 0]] > self.leading_pt))
+        selection.add("both_eta", exists[:, 1] & np.all(np.abs(jets["eta"][safe]) < self.max_abseta, axis=1))
+        return selection
+
+    def _constituents(self, events, counts, jets, pair, mask):
+        """Constituents of j1 and j2 (mass-ordered), hardest first, relative to the jet axis."""
+        links, cands = events.FatJetPFCands, events.PFCands
+        link_counts = ak.to_numpy(ak.num(links))
+        link_event = np.repeat(np.arange(len(events)), link_counts)
+        link_jet = ak.to_numpy(ak.flatten(links.jetIdx))
+        cand_counts = ak.to_numpy(ak.num(cands))
+        cand_index = np.repeat(np.cumsum(cand_counts) - cand_counts, link_counts) + ak.to_numpy(ak.flatten(links.pFCandsIdx))
+        cand = {f: ak.to_numpy(ak.flatten(cands[f])).astype(np.float64)[cand_index] for f in ("pt", "eta", "phi")}
+        jet_starts = np.cumsum(counts) - counts
+        out = {}
+        for tag, jet in zip(("j1", "j2"), _by_mass(jets, pair[mask]).T):
+            target = np.full(len(events), -1)
+            target[mask] = jet - jet_starts[mask]  # index within the event, as jetIdx counts
+            keep = link_jet == target[link_event]
+            per_event = np.bincount(link_event[keep], minlength=len(events))[mask]
+            axis = {f: np.repeat(jets[f][jet], per_event) for f in ("eta", "phi")}
+            pt = ak.unflatten(cand["pt"][keep], per_event)
+            order = ak.argsort(pt, axis=1, ascending=False)[:, : self.max_constituents]
+            deta = ak.unflatten(cand["eta"][keep] - axis["eta"], per_event)
+            dphi = ak.unflatten((cand["phi"][keep] - axis["phi"] + np.pi) % (2 * np.pi) - np.pi, per_event)
+            out.update({f"const_pt_{tag}": pt[order], f"const_deta_{tag}": deta[order], f"const_dphi_{tag}": dphi[order]})
+        return out
+
+
+def _two_leading(pt, counts):
+    """Flat indices of the two highest-pt jets of each event, -1 where there are fewer."""
+    order = ak.argsort(ak.unflatten(pt, counts), axis=1, ascending=False)
+    local = ak.to_numpy(ak.fill_none(ak.pad_none(order, 2, axis=1, clip=True), -1))
+    starts = (np.cumsum(counts) - counts)[:, None]
+    return np.where(local >= 0, local + starts, -1)
+
+
+def _by_mass(jets, pair):
+    """The pair reordered so that the lighter jet comes first."""
+    lighter_first = jets["mass"][pair[:, 0]] <= jets["mass"][pair[:, 1]]
+    return np.where(lighter_first[:, None], pair, pair[:, ::-1])
+
+
+def _four_momentum(jets, index):
+    pt, eta, phi, mass = (jets[f][index] for f in ("pt", "eta", "phi", "mass"))
+    px, py, pz = pt * np.cos(phi), pt * np.sin(phi), pt * np.sinh(eta)
+    return px, py, pz, np.sqrt(px**2 + py**2 + pz**2 + mass**2)
+
+
+def _features(jets, pair):
+    """Features of the selected events' jet pairs (flat indices, two per event)."""
+    j1, j2 = _by_mass(jets, pair).T
+    p1, p2 = _four_momentum(jets, j1), _four_momentum(jets, j2)
+    px, py, pz, energy = (a + b for a, b in zip(p1, p2))
+    features = {"mjj": np.sqrt(np.maximum(energy**2 - px**2 - py**2 - pz**2, 0.0)), "mj1": jets["mass"][j1], "mj2": jets["mass"][j2]}
+    features["delta_mj"] = features["mj2"] - features["mj1"]
+    for tag, jet in (("j1", j1), ("j2", j2)):
+        features[f"tau21_{tag}"] = ratio(jets["tau2"][jet], jets["tau1"][jet])
+        features[f"tau32_{tag}"] = ratio(jets["tau3"][jet], jets["tau2"][jet])
+        for field, name in (("pt", "pt"), ("eta", "eta"), ("phi", "phi"), ("msoftdrop", "msd")):
+            features[f"{name}_{tag}"] = jets[field][jet]
+        if "nConstituents" in jets:
+            features[f"n_constituents_{tag}"] = jets["nConstituents"][jet].astype(np.int32)
+    return features

@@ -36,20 +36,23 @@ def make_executor(name, workers=1, retries=0, status=True):
     raise InvalidConfig(f"processing.executor: unknown executor '{name}' (iterative or futures)")
 
 
-def run_processor(sample, files, processor_instance, executor, chunksize, skipbadfiles=False):
+def run_processor(sample, files, processor_instance, executor, chunksize, skipbadfiles=False, metrics=False):
     """Run ``processor_instance`` over ``files`` and return its merged output.
 
     Files are checked first (readable, non-empty, required branches); with
     ``skipbadfiles`` bad ones are skipped and listed under ``skipped_files``.
     Columns come back as one awkward array sorted by event number, so the result does
-    not depend on chunking or on the executor's order.
+    not depend on chunking or on the executor's order. With ``metrics``, coffea's
+    metrics (branches read, bytes, processing time) are returned under ``metrics``.
     """
     channel = "dijet" if isinstance(processor_instance, DijetProcessor) else "zjets"
     good, skipped = check_files(files, channel, skipbadfiles)
     if not good:
         raise EmptySelection(f"sample {sample}: no usable input file ({'; '.join(skipped.values())})")
-    runner = processor.Runner(executor=executor, schema=Schema, chunksize=chunksize, skipbadfiles=skipbadfiles)
+    runner = processor.Runner(executor=executor, schema=Schema, chunksize=chunksize, skipbadfiles=skipbadfiles, savemetrics=metrics)
     out = runner({sample: {"files": {path: "Events" for path in good}}}, processor_instance, treename="Events")
+    if metrics:
+        out, out["metrics"] = out
     columns = ak.concatenate(out["columns"]) if out.get("columns") else ak.Array([])
     if len(columns):
         columns = columns[np.argsort(ak.to_numpy(columns.event), kind="stable")]

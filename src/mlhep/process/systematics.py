@@ -3,7 +3,7 @@
 import awkward as ak
 import numpy as np
 
-__all__ = ["VARIATIONS", "per_jet_normal", "vary_jets"]
+__all__ = ["VARIATIONS", "per_jet_normal", "scale_factors", "vary_jets"]
 
 VARIATIONS = ("nominal", "jes_up", "jes_down", "jer")
 
@@ -29,25 +29,34 @@ def per_jet_normal(event, jet_index, seed):
     return np.sqrt(-2.0 * np.log1p(-u1)) * np.cos(2.0 * np.pi * u2)
 
 
-def vary_jets(jets, event, variation, jes_uncertainty, jer_extra, seed):
-    """Jets with pt and mass scaled for one variation (events x jets, any jet record).
+def scale_factors(counts, event, variation, jes_uncertainty, jer_extra, seed):
+    """Per-jet factors on pt, mass and soft-drop mass (flat, jets of all events in order).
 
-    pt, mass and msoftdrop move together. jes_up/jes_down scale by 1 +- jes_uncertainty;
-    jer smears each jet by an extra
-    Gaussian of relative width jer_extra (the resolution worsened in quadrature).
+    Args:
+        counts: jets per event.
+        event: event numbers (one per event).
+        variation: one of VARIATIONS. jes_up/jes_down scale by 1 +- jes_uncertainty; jer
+            smears each jet by an extra Gaussian of relative width jer_extra.
     """
+    n_jets = int(np.sum(counts))
+    if variation == "nominal":
+        return np.ones(n_jets)
+    if variation in ("jes_up", "jes_down"):
+        return np.full(n_jets, 1.0 + (jes_uncertainty if variation == "jes_up" else -jes_uncertainty))
+    if variation == "jer":
+        flat_event = np.repeat(np.asarray(event).astype(np.uint64), counts)
+        starts = np.repeat(np.cumsum(counts) - counts, counts)
+        flat_index = (np.arange(n_jets) - starts).astype(np.uint64)
+        return np.maximum(1.0 + jer_extra * per_jet_normal(flat_event, flat_index, seed), 0.0)
+    raise ValueError(f"unknown variation '{variation}' (known: {', '.join(VARIATIONS)})")
+
+
+def vary_jets(jets, event, variation, jes_uncertainty, jer_extra, seed):
+    """Jets (events x jets records) with pt, mass and msoftdrop scaled for one variation."""
     if variation == "nominal":
         return jets
-    if variation in ("jes_up", "jes_down"):
-        factor = 1.0 + (jes_uncertainty if variation == "jes_up" else -jes_uncertainty)
-        factor = ak.ones_like(jets.pt) * factor
-    elif variation == "jer":
-        counts = ak.to_numpy(ak.num(jets))
-        flat_event = np.repeat(ak.to_numpy(event).astype(np.uint64), counts)
-        flat_index = ak.to_numpy(ak.flatten(ak.local_index(jets.pt))).astype(np.uint64)
-        factor = ak.unflatten(np.maximum(1.0 + jer_extra * per_jet_normal(flat_event, flat_index, seed), 0.0), counts)
-    else:
-        raise ValueError(f"unknown variation '{variation}' (known: {', '.join(VARIATIONS)})")
+    counts = ak.to_numpy(ak.num(jets))
+    factor = ak.unflatten(scale_factors(counts, ak.to_numpy(event), variation, jes_uncertainty, jer_extra, seed), counts)
     for field in ("pt", "mass", "msoftdrop"):
         if field in jets.fields:
             jets = ak.with_field(jets, jets[field] * factor, field)
