@@ -1,17 +1,16 @@
-"""Jet clustering and substructure on whole batches with FastJet's awkward interface."""
+"""Jet clustering (FastJet's awkward interface) and substructure (numba kernels) on whole batches."""
 
 import awkward as ak
 import fastjet
 import numpy as np
 import vector
 
+from mlhep.generate.nsubjettiness import nsubjettiness
 from mlhep.generate.softdrop import softdrop
 
 vector.register_awkward()
 
 __all__ = ["cluster", "gather", "match", "momenta", "substructure"]
-
-_RECLUSTER_RADIUS = 10.0  # large enough that each jet's constituents form a single C/A tree
 
 
 def momenta(particles):
@@ -57,29 +56,25 @@ def substructure(constituents, radius, axes="OnePass_KT_Axes", zcut=0.1, beta=0.
     Args:
         constituents: jets x particles Momentum4D (one entry per jet, events flattened).
         radius: the jet radius, used as R0 of both N-subjettiness and soft drop.
-        axes: N-subjettiness axes (FastJet contrib names; CMS uses OnePass_KT_Axes).
+        axes: N-subjettiness axes, "OnePass_KT_Axes" (as CMS) or "KT_Axes".
         zcut, beta: soft-drop parameters (arXiv:1402.2657); beta = 0 is mMDT.
 
     Returns:
         dict of numpy arrays, one value per jet: tau1..tau4 (normalized measure,
-        beta = 1, arXiv:1011.2268), msoftdrop, softdropZg, softdropRg.
+        beta = 1, arXiv:1011.2268), msoftdrop, softdropZg, softdropRg. Both are numba
+        kernels that reproduce FastJet (contrib) exactly; see tests/test_nsubjettiness.py
+        and tests/test_softdrop.py.
     """
     names = ("tau1", "tau2", "tau3", "tau4", "msoftdrop", "softdropZg", "softdropRg")
-    out = {name: np.zeros(len(constituents)) for name in names}
-    # one-particle jets have no substructure: all zeros
-    several = ak.to_numpy(ak.num(constituents)) > 1
-    if not several.any():
-        return out
-    constituents = constituents[several]
-    sequence = fastjet.ClusterSequence(constituents, fastjet.JetDefinition(fastjet.cambridge_algorithm, _RECLUSTER_RADIUS))
-    taus = ak.to_numpy(sequence.njettiness(njets=[1, 2, 3, 4], R0=radius, beta=1.0, axes_definition=axes))
-    values = {f"tau{n}": taus[:, n - 1] for n in (1, 2, 3, 4)}
+    if len(constituents) == 0:
+        return {name: np.zeros(0) for name in names}
     flat = ak.flatten(constituents)
-    offsets = np.concatenate([[0], np.cumsum(ak.to_numpy(ak.num(constituents)))])
-    groomed = softdrop(*(ak.to_numpy(flat[f]) for f in ("px", "py", "pz", "E")), offsets, radius, zcut, beta)
-    values.update({k: groomed[k] for k in ("msoftdrop", "softdropZg", "softdropRg")})
-    for name in names:
-        out[name][several] = values[name]
+    kinematics = [ak.to_numpy(flat[f]).astype(np.float64) for f in ("px", "py", "pz", "E")]
+    offsets = np.concatenate([[0], np.cumsum(ak.to_numpy(ak.num(constituents)))]).astype(np.int64)
+    taus = nsubjettiness(*kinematics, offsets, radius, n_max=4, axes=axes)
+    out = {f"tau{n}": taus[:, n - 1] for n in (1, 2, 3, 4)}
+    groomed = softdrop(*kinematics, offsets, radius, zcut, beta)
+    out.update({name: groomed[name] for name in ("msoftdrop", "softdropZg", "softdropRg")})
     return out
 
 
