@@ -18,23 +18,26 @@ def momenta(particles):
     return ak.zip({f: particles[f] for f in ("px", "py", "pz", "E")}, with_name="Momentum4D")
 
 
-def cluster(particles, radius, min_pt):
+def cluster(particles, radius, min_pt, sort_constituents=True):
     """Anti-kT jets of each event, hardest first, and per jet the indices of its particles.
 
     Args:
         particles: events x particles records with px, py, pz, E.
         radius: jet radius R.
         min_pt: minimum jet pT in GeV.
+        sort_constituents: order each jet's constituents hardest first (else as FastJet gives them).
 
     Returns:
         (jets, index): Momentum4D jets (events x jets) and int64 indices into
-        ``particles`` (events x jets x constituents), constituents hardest first.
+        ``particles`` (events x jets x constituents).
     """
     sequence = fastjet.ClusterSequence(momenta(particles), fastjet.JetDefinition(fastjet.antikt_algorithm, radius))
     jets = momenta(sequence.inclusive_jets(min_pt))
     index = sequence.constituent_index(min_pt)
     order = ak.argsort(np.hypot(jets.px, jets.py), axis=1, ascending=False)
     jets, index = jets[order], index[order]
+    if not sort_constituents:
+        return jets, index
     constituents = gather(particles, index)
     index = index[ak.argsort(np.hypot(constituents.px, constituents.py), axis=2, ascending=False)]
     return jets, index

@@ -80,9 +80,9 @@ def generate_shard(spec, shard, path, progress=True):
             events["GenPart"] = _gen_part_record(hard_process(batch)[kept_index])
             events["event"] = (shard * _EVENT_NUMBER_STRIDE + n_generated + kept_index + 1).astype(np.uint64)
             n_generated += len(particles)
+            bar.update(min(len(kept_index), spec.events_per_shard - n_kept))
             n_kept += len(kept_index)
             chunks.append(events)
-            bar.update(len(kept_index))
     pythia_events = n_generated
     events = {k: _concatenate([c[k] for c in chunks])[: spec.events_per_shard] for k in chunks[0]}
     # events beyond the last kept one were generated but are not part of the shard
@@ -167,8 +167,8 @@ def build_events(particles, spec, detector, rng):
         )
 
     gen_fat_jets, gen_fat_index = cluster(gen_jet_inputs, jets_cfg["fatjet_radius"], jets_cfg["fatjet_min_pt"])
-    jets, jet_index = cluster(pf_cands, jets_cfg["jet_radius"], jets_cfg["jet_min_pt"])
-    gen_jets, gen_jet_index = cluster(gen_jet_inputs, jets_cfg["jet_radius"], jets_cfg["jet_min_pt"])
+    jets, jet_index = cluster(pf_cands, jets_cfg["jet_radius"], jets_cfg["jet_min_pt"], sort_constituents=False)
+    gen_jets, _ = cluster(gen_jet_inputs, jets_cfg["jet_radius"], jets_cfg["jet_min_pt"], sort_constituents=False)
 
     fat_record, fat_cands, fat_links = _fat_jet_collections(fat_jets, fat_index, pf_cands, jets_cfg)
     gen_fat_record, gen_cands, gen_links = _fat_jet_collections(gen_fat_jets, gen_fat_index, gen_jet_inputs, jets_cfg)
@@ -256,15 +256,20 @@ def _dressed_leptons(visible):
     """Generator electrons and muons with the photons within dR < 0.1 added back."""
     abs_id = abs(visible.pdgId)
     leptons = visible[(abs_id == 11) | (abs_id == MUON)]
-    leptons = leptons[momenta(leptons).pt > _LEPTON_MIN_PT]
-    # photons only matter in events with a lepton: empty them elsewhere before pairing
-    photons = visible[(visible.pdgId == 22) & (ak.num(leptons) > 0)]
-    pairs = ak.cartesian([momenta(leptons), momenta(photons)], axis=1, nested=True)
-    near = pairs["1"].deltaR(pairs["0"]) < _DRESSING_RADIUS
-    dressed = ak.zip(
-        {f: leptons[f] + ak.sum(ak.where(near, pairs["1"][f], 0.0), axis=2) for f in ("px", "py", "pz", "E")},
-        with_name="Momentum4D",
-    )
+    leptons = leptons[np.hypot(leptons.px, leptons.py) > _LEPTON_MIN_PT]
+    # pair photons with leptons only in the events that have a lepton
+    with_leptons = ak.to_numpy(ak.num(leptons) > 0)
+    dressed = {f: leptons[f] for f in ("px", "py", "pz", "E")}
+    if with_leptons.any():
+        some = visible[with_leptons]
+        pairs = ak.cartesian([momenta(leptons[with_leptons]), momenta(some[some.pdgId == 22])], axis=1, nested=True)
+        near = pairs["1"].deltaR(pairs["0"]) < _DRESSING_RADIUS
+        for f in dressed:
+            added = np.zeros(len(ak.flatten(leptons)))
+            positions = np.repeat(with_leptons, ak.to_numpy(ak.num(leptons)))
+            added[positions] = ak.to_numpy(ak.flatten(ak.sum(ak.where(near, pairs["1"][f], 0.0), axis=2)))
+            dressed[f] = dressed[f] + ak.unflatten(added, ak.num(leptons))
+    dressed = ak.zip(dressed, with_name="Momentum4D")
     order = ak.argsort(dressed.pt, axis=1, ascending=False)
     record = _kinematics(dressed[order])
     record["pdgId"] = ak.values_astype(leptons.pdgId[order], np.int32)
