@@ -32,6 +32,23 @@ def generate(config, sample, events, path, shard=0):
 
 
 @pytest.fixture(scope="session")
+def qcd_jets():
+    """Anti-kT R = 0.8 jets (pT > 200 GeV) of 30 Pythia QCD events, as jets x particles."""
+    import awkward as ak
+    import fastjet
+
+    from mlhep.generate.jets import momenta
+    from mlhep.generate.pythia import final_state, make_pythia
+
+    pythia = make_pythia(["Beams:eCM = 13000.", "HardQCD:all = on", "PhaseSpace:pTHatMin = 500"], seed=7)
+    particles = momenta(final_state(pythia, pythia.nextBatch(30)))
+    sequence = fastjet.ClusterSequence(particles, fastjet.JetDefinition(fastjet.antikt_algorithm, 0.8))
+    jets = ak.flatten(sequence.constituents(200.0), axis=1)
+    assert len(jets) >= 30
+    return jets
+
+
+@pytest.fixture(scope="session")
 def generated(tmp_path_factory):
     """Small shards of the signal, QCD and Z+jets samples, generated once per session."""
     config = load_config("config.yaml", "mini.yaml")

@@ -11,7 +11,7 @@ from mlhep.errors import InvalidConfig
 SCHEMA = str(ROOT / "workflow" / "schemas" / "config.schema.yaml")
 
 
-@pytest.mark.parametrize("files", [("config.yaml",), ("config.yaml", "mini.yaml")])
+@pytest.mark.parametrize("files", [("config.yaml",), ("config.yaml", "mini.yaml"), ("config.yaml", "full.yaml")])
 def test_shipped_configs_are_valid(files):
     config = load_config(*files)
     validate(config, SCHEMA)
@@ -58,3 +58,10 @@ def test_every_schema_key_is_described():
                 check(child, f"{path}.{key}")
 
     check(schema, "schema")
+
+
+def test_full_scale_config_is_lhc_olympics_size():
+    config = load_config("config.yaml", "full.yaml")
+    validate(config, SCHEMA)
+    size = {name: s["shards"] * s["events_per_shard"] for name, s in config["samples"].items()}
+    assert size["qcd_dijet"] == 1_000_000 and size["wprime_xy"] == 100_000

@@ -1,6 +1,5 @@
 """Event generation: physics of the samples, file format, reproducibility, bad files."""
 
-import shutil
 
 import awkward as ak
 import numpy as np

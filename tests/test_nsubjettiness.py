@@ -4,7 +4,6 @@ import awkward as ak
 import fastjet
 import numpy as np
 import pytest
-import pythia8mc
 import vector
 
 from mlhep.generate.nsubjettiness import nsubjettiness
@@ -37,31 +36,6 @@ def _jets(*particle_lists):
     """Momentum4D jets x particles from (px, py, pz, E) tuples of arrays."""
     records = [[{"px": a, "py": b, "pz": c, "E": d} for a, b, c, d in zip(*p)] for p in particle_lists]
     return ak.Array(records, with_name="Momentum4D")
-
-
-@pytest.fixture(scope="module")
-def qcd_jets():
-    """Anti-kT R = 0.8 jets (pT > 200 GeV) of 30 Pythia QCD events, as jets x particles."""
-    pythia = pythia8mc.Pythia("", False)
-    for setting in (
-        "Beams:eCM = 13000.",
-        "HardQCD:all = on",
-        "PhaseSpace:pTHatMin = 500",
-        "Random:setSeed = on",
-        "Random:seed = 7",
-        "Print:quiet = on",
-    ):
-        pythia.readString(setting)
-    pythia.init()
-    batch = pythia.nextBatch(30)
-    final = batch.prt[batch.prt.status > 0]
-    particles = ak.zip(
-        {"px": final.p.px, "py": final.p.py, "pz": final.p.pz, "E": final.p.e}, with_name="Momentum4D"
-    )
-    sequence = fastjet.ClusterSequence(particles, fastjet.JetDefinition(fastjet.antikt_algorithm, RADIUS))
-    jets = ak.flatten(sequence.constituents(200.0), axis=1)
-    assert len(jets) >= 30
-    return jets
 
 
 @pytest.mark.parametrize("axes", AXES)

@@ -4,7 +4,6 @@ import awkward as ak
 import fastjet
 import numpy as np
 import pytest
-import pythia8mc
 import vector
 
 from mlhep.generate.softdrop import softdrop
@@ -18,31 +17,6 @@ ZCUT = 0.1
 def _massless(pt, eta, phi):
     pt, eta, phi = (np.asarray(x, dtype=np.float64) for x in (pt, eta, phi))
     return pt * np.cos(phi), pt * np.sin(phi), pt * np.sinh(eta), pt * np.cosh(eta)
-
-
-@pytest.fixture(scope="module")
-def qcd_jets():
-    """Anti-kT R = 0.8 jets (pT > 200 GeV) of 30 Pythia QCD events, as jets x particles."""
-    pythia = pythia8mc.Pythia("", False)
-    for setting in (
-        "Beams:eCM = 13000.",
-        "HardQCD:all = on",
-        "PhaseSpace:pTHatMin = 500",
-        "Random:setSeed = on",
-        "Random:seed = 7",
-        "Print:quiet = on",
-    ):
-        pythia.readString(setting)
-    pythia.init()
-    batch = pythia.nextBatch(30)
-    final = batch.prt[batch.prt.status > 0]
-    particles = ak.zip(
-        {"px": final.p.px, "py": final.p.py, "pz": final.p.pz, "E": final.p.e}, with_name="Momentum4D"
-    )
-    sequence = fastjet.ClusterSequence(particles, fastjet.JetDefinition(fastjet.antikt_algorithm, RADIUS))
-    jets = ak.flatten(sequence.constituents(200.0), axis=1)
-    assert len(jets) >= 30
-    return jets
 
 
 @pytest.mark.parametrize("beta", [0.0, 1.0])
