@@ -10,7 +10,7 @@ from mlhep.generate.softdrop import softdrop
 
 vector.register_awkward()
 
-__all__ = ["cluster", "gather", "match", "momenta", "substructure"]
+__all__ = ["cluster", "delta_r", "eta_phi", "gather", "match", "momenta", "same_event_pairs", "substructure"]
 
 
 def momenta(particles):
@@ -81,10 +81,34 @@ def substructure(constituents, radius, axes="OnePass_KT_Axes", zcut=0.1, beta=0.
     return out
 
 
+def same_event_pairs(counts_a, counts_b):
+    """Flat indices (a, b) of every pair of an ``a`` and a ``b`` object in the same event,
+    ``a``-major: the pairs of the first ``a`` object come first."""
+    per_a = np.repeat(counts_b, counts_a)
+    a = np.repeat(np.arange(len(per_a)), per_a)
+    first_b = np.repeat(np.repeat(np.cumsum(counts_b) - counts_b, counts_a), per_a)
+    b = first_b + np.arange(per_a.sum()) - np.repeat(np.cumsum(per_a) - per_a, per_a)
+    return a, b, per_a
+
+
+def eta_phi(px, py, pz):
+    """Pseudorapidity and azimuth of flat momentum components."""
+    pt = np.hypot(px, py)
+    return np.arcsinh(pz / np.maximum(pt, 1e-12)), np.arctan2(py, px)
+
+
+def delta_r(eta1, phi1, eta2, phi2):
+    dphi = (phi1 - phi2 + np.pi) % (2 * np.pi) - np.pi
+    return np.hypot(eta1 - eta2, dphi)
+
+
 def match(jets, targets, max_dr):
     """Index of the nearest ``targets`` entry within ``max_dr`` of each jet, -1 when none."""
-    pairs = ak.cartesian([jets, targets], axis=1, nested=True)
-    dr = pairs["0"].deltaR(pairs["1"])
-    nearest = ak.argmin(dr, axis=2)
-    closest = ak.min(dr, axis=2)
-    return ak.values_astype(ak.fill_none(ak.where(closest < max_dr, nearest, -1), -1), np.int32)
+    counts, target_counts = ak.to_numpy(ak.num(jets)), ak.to_numpy(ak.num(targets))
+    jet_eta, jet_phi = eta_phi(*(ak.to_numpy(ak.flatten(jets[f])) for f in ("px", "py", "pz")))
+    target_eta, target_phi = eta_phi(*(ak.to_numpy(ak.flatten(targets[f])) for f in ("px", "py", "pz")))
+    a, b, per_jet = same_event_pairs(counts, target_counts)
+    dr = ak.unflatten(delta_r(jet_eta[a], jet_phi[a], target_eta[b], target_phi[b]), per_jet)
+    nearest = ak.to_numpy(ak.fill_none(ak.argmin(dr, axis=1), -1))
+    closest = ak.to_numpy(ak.fill_none(ak.min(dr, axis=1), np.inf))
+    return ak.unflatten(np.where(closest < max_dr, nearest, -1).astype(np.int32), counts)

@@ -21,7 +21,7 @@ def write_nanoaod(path, events, runs):
         runs: dict of branch name to a one-entry numpy array (run-level sums).
     """
     with atomic_path(path) as tmp:
-        with uproot.recreate(tmp) as out:
+        with uproot.recreate(tmp, compression=uproot.ZSTD(1)) as out:
             tree = out.mktree("Events", {name: _branch_type(values) for name, values in events.items()})
             tree.extend(events)
             out.mktree("Runs", {name: values.dtype for name, values in runs.items()}).extend(runs)

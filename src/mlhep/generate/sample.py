@@ -9,7 +9,7 @@ from tqdm import tqdm
 
 from mlhep.errors import InvalidConfig
 from mlhep.generate.detector import INVISIBLE, MUON, Detector
-from mlhep.generate.jets import cluster, gather, match, momenta, substructure
+from mlhep.generate.jets import cluster, delta_r, eta_phi, gather, match, momenta, same_event_pairs, substructure
 from mlhep.generate.nanoaod import write_nanoaod
 from mlhep.generate.pythia import final_state, hard_process, make_pythia, shard_seed
 
@@ -257,20 +257,18 @@ def _dressed_leptons(visible):
     abs_id = abs(visible.pdgId)
     leptons = visible[(abs_id == 11) | (abs_id == MUON)]
     leptons = leptons[np.hypot(leptons.px, leptons.py) > _LEPTON_MIN_PT]
-    # pair photons with leptons only in the events that have a lepton
-    with_leptons = ak.to_numpy(ak.num(leptons) > 0)
-    dressed = {f: leptons[f] for f in ("px", "py", "pz", "E")}
-    if with_leptons.any():
-        some = visible[with_leptons]
-        pairs = ak.cartesian([momenta(leptons[with_leptons]), momenta(some[some.pdgId == 22])], axis=1, nested=True)
-        near = pairs["1"].deltaR(pairs["0"]) < _DRESSING_RADIUS
-        for f in dressed:
-            added = np.zeros(len(ak.flatten(leptons)))
-            positions = np.repeat(with_leptons, ak.to_numpy(ak.num(leptons)))
-            added[positions] = ak.to_numpy(ak.flatten(ak.sum(ak.where(near, pairs["1"][f], 0.0), axis=2)))
-            dressed[f] = dressed[f] + ak.unflatten(added, ak.num(leptons))
-    dressed = ak.zip(dressed, with_name="Momentum4D")
-    order = ak.argsort(dressed.pt, axis=1, ascending=False)
+    photons = visible[visible.pdgId == 22]
+    lepton_counts, photon_counts = ak.to_numpy(ak.num(leptons)), ak.to_numpy(ak.num(photons))
+    lep = {f: ak.to_numpy(ak.flatten(leptons[f])).astype(np.float64) for f in ("px", "py", "pz", "E")}
+    pho = {f: ak.to_numpy(ak.flatten(photons[f])).astype(np.float64) for f in ("px", "py", "pz", "E")}
+    lepton, photon, _ = same_event_pairs(lepton_counts, photon_counts)
+    lep_eta, lep_phi = eta_phi(lep["px"], lep["py"], lep["pz"])
+    pho_eta, pho_phi = eta_phi(pho["px"], pho["py"], pho["pz"])
+    near = delta_r(lep_eta[lepton], lep_phi[lepton], pho_eta[photon], pho_phi[photon]) < _DRESSING_RADIUS
+    for f in lep:
+        lep[f] += np.bincount(lepton[near], weights=pho[f][photon[near]], minlength=len(lep[f]))
+    dressed = ak.unflatten(ak.zip(lep), lepton_counts)
+    order = ak.argsort(np.hypot(dressed.px, dressed.py), axis=1, ascending=False)
     record = _kinematics(dressed[order])
     record["pdgId"] = ak.values_astype(leptons.pdgId[order], np.int32)
     return record
