@@ -85,21 +85,35 @@ class DijetProcessor(processor.ProcessorABC):
         link_jet = ak.to_numpy(ak.flatten(links.jetIdx))
         cand_counts = ak.to_numpy(ak.num(cands))
         cand_index = np.repeat(np.cumsum(cand_counts) - cand_counts, link_counts) + ak.to_numpy(ak.flatten(links.pFCandsIdx))
-        cand = {f: ak.to_numpy(ak.flatten(cands[f])).astype(np.float64)[cand_index] for f in ("pt", "eta", "phi")}
+        cand = {f: ak.to_numpy(ak.flatten(cands[f])) for f in ("pt", "eta", "phi")}
         jet_starts = np.cumsum(counts) - counts
         out = {}
         for tag, jet in zip(("j1", "j2"), _by_mass(jets, pair[mask]).T):
             target = np.full(len(events), -1)
             target[mask] = jet - jet_starts[mask]  # index within the event, as jetIdx counts
-            keep = link_jet == target[link_event]
+            keep = np.flatnonzero(link_jet == target[link_event])
             per_event = np.bincount(link_event[keep], minlength=len(events))[mask]
-            axis = {f: np.repeat(jets[f][jet], per_event) for f in ("eta", "phi")}
-            pt = ak.unflatten(cand["pt"][keep], per_event)
-            order = ak.argsort(pt, axis=1, ascending=False)[:, : self.max_constituents]
-            deta = ak.unflatten(cand["eta"][keep] - axis["eta"], per_event)
-            dphi = ak.unflatten((cand["phi"][keep] - axis["phi"] + np.pi) % (2 * np.pi) - np.pi, per_event)
-            out.update({f"const_pt_{tag}": pt[order], f"const_deta_{tag}": deta[order], f"const_dphi_{tag}": dphi[order]})
+            picked = cand_index[keep]
+            pt = cand["pt"][picked].astype(np.float64)
+            deta = cand["eta"][picked] - np.repeat(jets["eta"][jet], per_event)
+            dphi = (cand["phi"][picked] - np.repeat(jets["phi"][jet], per_event) + np.pi) % (2 * np.pi) - np.pi
+            order = _hardest_first(pt, per_event)
+            hardest = {"pt": pt, "deta": deta, "dphi": dphi}
+            for name, values in hardest.items():
+                lists = ak.unflatten(values if order is None else values[order], per_event)
+                out[f"const_{name}_{tag}"] = lists[:, : self.max_constituents]
         return out
+
+
+def _hardest_first(pt, counts):
+    """Flat order putting each event's entries hardest first; None when they already are."""
+    decreasing = np.diff(pt) <= 0
+    boundaries = np.cumsum(counts)[:-1] - 1  # a new event may start higher
+    decreasing[boundaries[(boundaries >= 0) & (boundaries < len(decreasing))]] = True
+    if decreasing.all():
+        return None
+    event = np.repeat(np.arange(len(counts)), counts)
+    return np.lexsort((-pt, event))
 
 
 def _two_leading(pt, counts):

@@ -51,15 +51,18 @@ def check_files(files, channel, skipbadfiles=False):
         skipbadfiles: skip unreadable, empty or incomplete files instead of raising.
 
     Returns:
-        (good, skipped): the usable files, and {file: reason} for those skipped.
+        (good, skipped): {file: {"numentries", "uuid"}} for the usable files (coffea's
+        file metadata, so that it need not open them again), and {file: reason} for those
+        skipped.
 
     Raises:
         BadInputFile, MissingBranch: naming the file (and the branch) when not skipping.
     """
-    good, skipped = [], {}
+    good, skipped = {}, {}
     for path in files:
         try:
-            keys = set(open_events(path).keys())
+            tree = open_events(path)
+            keys = set(tree.keys())
             missing = [b for b in BRANCHES[channel]["required"] if b not in keys]
             if missing:
                 raise MissingBranch(f"{path}: missing required branch '{missing[0]}'" + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""))
@@ -71,5 +74,5 @@ def check_files(files, channel, skipbadfiles=False):
         absent = [b for b in BRANCHES[channel]["optional"] if b not in keys]
         if absent:
             warnings.warn(f"{path}: optional branches absent, their features are skipped: {', '.join(absent)}", OptionalBranchWarning, stacklevel=2)
-        good.append(str(path))
+        good[str(path)] = {"numentries": tree.num_entries, "uuid": tree.file.fUUID}
     return good, skipped

@@ -49,7 +49,10 @@ def run_processor(sample, files, processor_instance, executor, chunksize, skipba
     good, skipped = check_files(files, channel, skipbadfiles)
     if not good:
         raise EmptySelection(f"sample {sample}: no usable input file ({'; '.join(skipped.values())})")
-    runner = processor.Runner(executor=executor, schema=Schema, chunksize=chunksize, skipbadfiles=skipbadfiles, savemetrics=metrics)
+    known = {processor.executor.FileMeta(sample, path, "Events"): meta for path, meta in good.items()}
+    runner = processor.Runner(
+        executor=executor, schema=Schema, chunksize=chunksize, skipbadfiles=skipbadfiles, savemetrics=metrics, metadata_cache=known
+    )
     out = runner({sample: {"files": {path: "Events" for path in good}}}, processor_instance, treename="Events")
     if metrics:
         out, out["metrics"] = out
