@@ -65,3 +65,12 @@ def test_full_scale_config_is_lhc_olympics_size():
     validate(config, SCHEMA)
     size = {name: s["shards"] * s["events_per_shard"] for name, s in config["samples"].items()}
     assert size["qcd_dijet"] == 1_000_000 and size["wprime_xy"] == 100_000
+
+
+def test_tagger_samples_must_exist_and_be_dijet(config):
+    config["taggers"]["signal"] = "no_such_sample"
+    with pytest.raises(InvalidConfig, match="taggers.signal: unknown sample 'no_such_sample'"):
+        check_config(config)
+    config["taggers"]["signal"] = "zjets_nominal"
+    with pytest.raises(InvalidConfig, match="taggers.signal: sample 'zjets_nominal' is not a dijet-channel sample"):
+        check_config(config)

@@ -60,10 +60,15 @@ def test_final_outputs_exist_and_are_well_formed(workflow_run):
                 assert hists[f"{region}/{observable}/{variation}"].to_hist().sum().value > 0
             assert hists[f"{region}/{observable}/nominal"].to_hist().sum(flow=True).value == counts[-1]
         assert len(columns) >= counts[-1]
+    taggers = json.loads((workflow_run / "results/taggers/summary.json").read_text())
+    assert set(taggers) == {"bdt", "mlp"}
+    for metrics in taggers.values():
+        assert 0.5 < metrics["auc"] <= 1 and metrics["r50"] >= 1 and metrics["train_s"] > 0
+    assert {"roc.png", "background_mass.pdf"} <= {p.name for p in (workflow_run / "results/plots/taggers").iterdir()}
     table = (workflow_run / "results/cutflow/cutflow.csv").read_text().splitlines()
     assert table[0].startswith("sample,channel,step,events") and len(table) > 16
     logs = {p.relative_to(workflow_run / "logs").parts[0].removesuffix(".log") for p in (workflow_run / "logs").rglob("*.log")}
-    assert logs == {"generate", "validate_generation", "process", "cutflow_table"}
+    assert logs == {"generate", "validate_generation", "process", "cutflow_table", "train_tagger", "summarize_taggers"}
     assert len(list((workflow_run / "benchmarks").rglob("*.tsv"))) == len(list((workflow_run / "logs").rglob("*.log")))
 
 
@@ -86,7 +91,7 @@ def test_changing_a_selection_reruns_only_the_processing_of_that_channel(workflo
     mini = workflow_run / "config/mini.yaml"
     original = mini.read_text()
     try:
-        mini.write_text(original + "  channels:\n    zjets: {z_min_pt: 150.0}\n")
+        mini.write_text(original.replace("processing:\n", "processing:\n  channels:\n    zjets: {z_min_pt: 150.0}\n"))
         planned = _planned_jobs(_snakemake(workflow_run, "-n"))
     finally:
         mini.write_text(original)

@@ -20,4 +20,10 @@ def check_config(config):
             raise InvalidConfig(
                 f"samples.{name}.process: unknown process '{sample['process']}' (defined: {', '.join(sorted(processes))})"
             )
+    for key in ("signal", "background"):
+        sample = config["taggers"][key]
+        if sample not in config["samples"]:
+            raise InvalidConfig(f"taggers.{key}: unknown sample '{sample}' (defined: {', '.join(sorted(config['samples']))})")
+        if config["samples"][sample]["channel"] != "dijet":
+            raise InvalidConfig(f"taggers.{key}: sample '{sample}' is not a dijet-channel sample")
     return config

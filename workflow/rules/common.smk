@@ -7,6 +7,7 @@ check_config(config)
 
 SAMPLES = config["samples"]
 GENERATED = [name for name, sample in SAMPLES.items() if "process" in sample]
+TAGGERS = list(config["taggers"]["models"])
 
 
 wildcard_constraints:
@@ -44,7 +45,7 @@ def generation_spec(wildcards):
 
 
 def final_outputs():
-    outputs = ["results/cutflow/cutflow.csv"]
+    outputs = ["results/cutflow/cutflow.csv", "results/taggers/summary.json"]
     if GENERATED:
         outputs.append("results/generation/summary.json")
     return outputs

@@ -1,0 +1,47 @@
+"""Training data for jet taggers: one row per fat jet, split by event number."""
+
+import awkward as ak
+import numpy as np
+from scipy.special import ndtr
+
+from mlhep.errors import EmptySelection
+from mlhep.process.systematics import per_jet_normal
+
+__all__ = ["JET_FEATURES", "jet_table", "split"]
+
+# high-level features of a fat jet, as named in the processing's feature table (suffix _j1/_j2)
+JET_FEATURES = ("mass", "msd", "tau21", "tau32", "pt", "eta", "n_constituents")
+_COLUMN = {"mass": "mj{}"}
+
+
+def jet_table(columns_path, label):
+    """Both leading fat jets of every selected event of a processed sample as feature rows.
+
+    Returns:
+        dict of numpy arrays: each of JET_FEATURES, ``event`` and ``label``.
+    """
+    columns = ak.from_parquet(columns_path)
+    if len(columns) == 0:
+        raise EmptySelection(f"{columns_path}: no selected events to train on")
+    rows = {name: [] for name in (*JET_FEATURES, "event")}
+    for jet in (1, 2):
+        for name in JET_FEATURES:
+            column = _COLUMN[name].format(jet) if name in _COLUMN else f"{name}_j{jet}"
+            rows[name].append(ak.to_numpy(columns[column]).astype(np.float64))
+        rows["event"].append(ak.to_numpy(columns.event))
+    table = {name: np.concatenate(values) for name, values in rows.items()}
+    table["label"] = np.full(len(table["event"]), label, dtype=np.int64)
+    return table
+
+
+def split(event, seed, fractions=(0.6, 0.2, 0.2)):
+    """Train / validation / test masks from the event number, fixed by the seed.
+
+    Both jets of an event land in the same part, and a sample's split does not change when
+    other samples or sizes change.
+    """
+    # the normal CDF of a counter-based normal number: uniform, a pure function of (event, seed)
+    u = ndtr(per_jet_normal(np.asarray(event, np.uint64), np.zeros(len(event), np.uint64), seed))
+    edges = np.cumsum(fractions)[:-1]
+    part = np.searchsorted(edges, u)
+    return part == 0, part == 1, part == 2

@@ -1,0 +1,119 @@
+"""The one torch training loop of the project: batches, loss, validation, checkpoint, early stop."""
+
+import copy
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from mlhep.io import atomic_path
+
+__all__ = ["TrainConfig", "device", "fit", "seed_everything"]
+
+
+@dataclass
+class TrainConfig:
+    """Hyper-parameters of the loop (models carry their own)."""
+
+    epochs: int = 50
+    batch_size: int = 256
+    learning_rate: float = 1e-3
+    patience: int = 5
+    seed: int = 0
+    device: str = "auto"  # "auto": a GPU when present, else the CPU
+
+
+def device(name="auto"):
+    return torch.device("cuda" if name == "auto" and torch.cuda.is_available() else ("cpu" if name == "auto" else name))
+
+
+def seed_everything(seed):
+    """Seed torch and numpy; deterministic kernels on the CPU."""
+    torch.manual_seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+def fit(module, loss_fn, train, validation, config, checkpoint=None, progress=True):
+    """Train ``module`` with Adam on mini-batches and stop early on the validation loss.
+
+    Args:
+        module: a torch.nn.Module.
+        loss_fn: ``loss_fn(module, *batch) -> scalar tensor``; a batch is one slice of each
+            tensor in ``train`` (features, labels, weights, ... as the loss needs).
+        train, validation: tuples of tensors with the same first dimension.
+        config: TrainConfig.
+        checkpoint: optional path; the best state so far is written there (atomically) after
+            every improvement, with the epoch and the loss history, and a run resumes from it.
+        progress: show a progress bar over epochs.
+
+    Returns:
+        history: {"train_loss": [...], "val_loss": [...], "best_epoch": int, "epochs": int};
+        the module holds the weights of the best epoch.
+    """
+    seed_everything(config.seed)
+    run_on = device(config.device)
+    module.to(run_on)
+    train = tuple(t.to(run_on) for t in train)
+    validation = tuple(t.to(run_on) for t in validation)
+    optimizer = torch.optim.Adam(module.parameters(), lr=config.learning_rate)
+    generator = torch.Generator().manual_seed(config.seed)
+    history = {"train_loss": [], "val_loss": [], "best_epoch": -1}
+    best_state, best_loss, start = None, float("inf"), 0
+    if checkpoint is not None and Path(checkpoint).exists():
+        saved = torch.load(checkpoint, weights_only=True)
+        module.load_state_dict(saved["module"])
+        optimizer.load_state_dict(saved["optimizer"])
+        generator.set_state(saved["generator"])
+        history = json.loads(saved["history"])
+        start, best_loss = len(history["train_loss"]), min(history["val_loss"])
+        best_state = copy.deepcopy(module.state_dict())
+    n = len(train[0])
+    for epoch in tqdm(range(start, config.epochs), desc="epochs", disable=not progress):
+        module.train()
+        order = torch.randperm(n, generator=generator).to(run_on)
+        total = 0.0
+        for begin in range(0, n, config.batch_size):
+            batch = tuple(t[order[begin : begin + config.batch_size]] for t in train)
+            loss = loss_fn(module, *batch)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            total += loss.item() * len(batch[0])
+        history["train_loss"].append(total / n)
+        history["val_loss"].append(evaluate(module, loss_fn, validation, config.batch_size))
+        if history["val_loss"][-1] < best_loss:
+            best_loss, history["best_epoch"] = history["val_loss"][-1], epoch
+            best_state = copy.deepcopy(module.state_dict())
+            if checkpoint is not None:
+                _save_checkpoint(checkpoint, module, optimizer, generator, history)
+        elif epoch - history["best_epoch"] >= config.patience:
+            break
+    history["epochs"] = len(history["train_loss"])
+    module.load_state_dict(best_state)
+    return history
+
+
+@torch.no_grad()
+def evaluate(module, loss_fn, data, batch_size):
+    """Mean loss over ``data`` in evaluation mode."""
+    module.eval()
+    n, total = len(data[0]), 0.0
+    for begin in range(0, n, batch_size):
+        batch = tuple(t[begin : begin + batch_size] for t in data)
+        total += loss_fn(module, *batch).item() * len(batch[0])
+    return total / n
+
+
+def _save_checkpoint(path, module, optimizer, generator, history):
+    state = {
+        "module": module.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "generator": generator.get_state(),
+        "history": json.dumps(history),
+    }
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
