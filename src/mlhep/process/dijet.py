@@ -55,7 +55,7 @@ class DijetProcessor(processor.ProcessorABC):
             pair = _two_leading(varied["pt"], counts)  # flat indices, -1 where absent
             selection = self._select(varied, pair)
             mask = selection.all(*CUTS)
-            features = _features(varied, pair[mask])
+            features = _features(varied, pair[mask], table=variation == "nominal")
             for name, spec in HISTOGRAMS.items():
                 fill(hists, ("inclusive", name, variation), spec, features[name], weights[mask])
             if variation == "nominal":
@@ -78,50 +78,74 @@ class DijetProcessor(processor.ProcessorABC):
         return selection
 
     def _constituents(self, events, counts, jets, pair, mask):
-        """Constituents of j1 and j2 (mass-ordered), hardest first, relative to the jet axis."""
+        """Constituents of j1 and j2 (mass-ordered), hardest first, relative to the jet axis.
+
+        The links are put in (event, jet, hardest first) order (sorted only when the file
+        does not store them so already): each jet's constituents are then one contiguous
+        range, of which the first max_constituents are kept.
+        """
         links, cands = events.FatJetPFCands, events.PFCands
         link_counts = ak.to_numpy(ak.num(links))
-        link_event = np.repeat(np.arange(len(events)), link_counts)
         link_jet = ak.to_numpy(ak.flatten(links.jetIdx))
         cand_counts = ak.to_numpy(ak.num(cands))
         cand_index = np.repeat(np.cumsum(cand_counts) - cand_counts, link_counts) + ak.to_numpy(ak.flatten(links.pFCandsIdx))
         cand = {f: ak.to_numpy(ak.flatten(cands[f])) for f in ("pt", "eta", "phi")}
-        jet_starts = np.cumsum(counts) - counts
+        # key = event * stride + jet index; links to no jet (index < 0) get a slot no jet has
+        stride = int(max(counts.max(initial=0), link_jet.max(initial=0))) + 2
+        if link_jet.min(initial=0) < 0:
+            link_jet = np.where(link_jet >= 0, link_jet, stride - 1)
+        key = np.repeat(np.arange(0, len(events) * stride, stride), link_counts) + link_jet
+        pt = cand["pt"][cand_index]
+        next_key, softer = np.diff(key), np.diff(pt) <= 0
+        if not np.all((next_key > 0) | ((next_key == 0) & softer)):
+            order = np.lexsort((-pt, key))
+            key, cand_index, pt = key[order], cand_index[order], pt[order]
+        selected = np.flatnonzero(mask)
+        jet_starts = (np.cumsum(counts) - counts)[selected]
         out = {}
         for tag, jet in zip(("j1", "j2"), _by_mass(jets, pair[mask]).T):
-            target = np.full(len(events), -1)
-            target[mask] = jet - jet_starts[mask]  # index within the event, as jetIdx counts
-            keep = np.flatnonzero(link_jet == target[link_event])
-            per_event = np.bincount(link_event[keep], minlength=len(events))[mask]
-            picked = cand_index[keep]
-            pt = cand["pt"][picked].astype(np.float64)
-            deta = cand["eta"][picked] - np.repeat(jets["eta"][jet], per_event)
-            dphi = (cand["phi"][picked] - np.repeat(jets["phi"][jet], per_event) + np.pi) % (2 * np.pi) - np.pi
-            order = _hardest_first(pt, per_event)
-            hardest = {"pt": pt, "deta": deta, "dphi": dphi}
+            wanted = selected * stride + (jet - jet_starts)
+            first = np.searchsorted(key, wanted, "left")
+            n_kept = np.minimum(np.searchsorted(key, wanted, "right") - first, self.max_constituents)
+            kept = _ranges(first, first + n_kept)
+            picked = cand_index[kept]
+            hardest = {
+                "pt": pt[kept].astype(np.float64),
+                "deta": cand["eta"][picked] - np.repeat(jets["eta"][jet], n_kept),
+                "dphi": _wrap_phi(cand["phi"][picked] - np.repeat(jets["phi"][jet], n_kept)),
+            }
             for name, values in hardest.items():
-                lists = ak.unflatten(values if order is None else values[order], per_event)
-                out[f"const_{name}_{tag}"] = lists[:, : self.max_constituents]
+                out[f"const_{name}_{tag}"] = _lists(values, n_kept)
         return out
 
 
-def _hardest_first(pt, counts):
-    """Flat order putting each event's entries hardest first; None when they already are."""
-    decreasing = np.diff(pt) <= 0
-    boundaries = np.cumsum(counts)[:-1] - 1  # a new event may start higher
-    decreasing[boundaries[(boundaries >= 0) & (boundaries < len(decreasing))]] = True
-    if decreasing.all():
-        return None
-    event = np.repeat(np.arange(len(counts)), counts)
-    return np.lexsort((-pt, event))
+def _ranges(starts, stops):
+    """Flat indices of the ranges [starts[i], stops[i]), one after the other."""
+    lengths = stops - starts
+    return np.arange(lengths.sum()) + np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
+
+
+def _wrap_phi(dphi):
+    """Differences of two angles in [-pi, pi] brought into [-pi, pi] (in place)."""
+    dphi[dphi > np.pi] -= 2 * np.pi
+    dphi[dphi < -np.pi] += 2 * np.pi
+    return dphi
+
+
+def _lists(values, counts):
+    """An awkward array of variable-length lists from flat values and list lengths."""
+    offsets = np.zeros(len(counts) + 1, np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    return ak.Array(ak.contents.ListOffsetArray(ak.index.Index64(offsets), ak.contents.NumpyArray(values)))
 
 
 def _two_leading(pt, counts):
     """Flat indices of the two highest-pt jets of each event, -1 where there are fewer."""
-    order = ak.argsort(ak.unflatten(pt, counts), axis=1, ascending=False)
-    local = ak.to_numpy(ak.fill_none(ak.pad_none(order, 2, axis=1, clip=True), -1))
-    starts = (np.cumsum(counts) - counts)[:, None]
-    return np.where(local >= 0, local + starts, -1)
+    starts = np.cumsum(counts) - counts
+    minus_pt = np.full((len(counts), max(int(counts.max(initial=0)), 2)), np.inf)  # events x jets, padded
+    minus_pt[np.repeat(np.arange(len(counts)), counts), np.arange(len(pt)) - np.repeat(starts, counts)] = -pt
+    leading = np.argsort(minus_pt, axis=1, kind="stable")[:, :2] + starts[:, None]
+    return np.where(np.arange(2) < counts[:, None], leading, -1)
 
 
 def _by_mass(jets, pair):
@@ -136,8 +160,11 @@ def _four_momentum(jets, index):
     return px, py, pz, np.sqrt(px**2 + py**2 + pz**2 + mass**2)
 
 
-def _features(jets, pair):
-    """Features of the selected events' jet pairs (flat indices, two per event)."""
+def _features(jets, pair, table=True):
+    """Features of the selected events' jet pairs (flat indices, two per event).
+
+    Without ``table``, only those the histograms need.
+    """
     j1, j2 = _by_mass(jets, pair).T
     p1, p2 = _four_momentum(jets, j1), _four_momentum(jets, j2)
     px, py, pz, energy = (a + b for a, b in zip(p1, p2))
@@ -145,6 +172,8 @@ def _features(jets, pair):
     features["delta_mj"] = features["mj2"] - features["mj1"]
     for tag, jet in (("j1", j1), ("j2", j2)):
         features[f"tau21_{tag}"] = ratio(jets["tau2"][jet], jets["tau1"][jet])
+        if not table:
+            continue
         features[f"tau32_{tag}"] = ratio(jets["tau3"][jet], jets["tau2"][jet])
         for field, name in (("pt", "pt"), ("eta", "eta"), ("phi", "phi"), ("msoftdrop", "msd")):
             features[f"{name}_{tag}"] = jets[field][jet]

@@ -7,7 +7,7 @@ from coffea.nanoevents import PFNanoAODSchema
 from mlhep.errors import BadInputFile, MissingBranch, OptionalBranchWarning
 from mlhep.generate.nanoaod import open_events
 
-__all__ = ["BRANCHES", "Schema", "check_files"]
+__all__ = ["BRANCHES", "OpenTrees", "Schema", "check_files"]
 
 # Branches each channel cannot do without, and those it uses when present.
 BRANCHES = {
@@ -42,13 +42,36 @@ class Schema(PFNanoAODSchema):
     warn_missing_crossrefs = False
 
 
-def check_files(files, channel, skipbadfiles=False):
+class OpenTrees(dict):
+    """The trees ``check_files`` opened, keyed as uproot's object cache keys them.
+
+    Passed to coffea's reader as uproot's ``object_cache`` (IterativeExecutor), it lets the
+    reader use these trees instead of reading each file's TTree metadata (every branch) a
+    second time. It pickles empty, so that worker processes open their files themselves.
+    Close it when the processing is done.
+    """
+
+    def __reduce__(self):
+        return (OpenTrees, ())
+
+    def add(self, tree):
+        tree.file.array_cache = None  # coffea keeps its own buffers; uproot's cache would only hold memory
+        self[tree.file.root_directory.key(tree.name).cache_key] = tree
+
+    def close(self):
+        for tree in self.values():
+            tree.file.close()
+        self.clear()
+
+
+def check_files(files, channel, skipbadfiles=False, trees=None):
     """Check every file before processing.
 
     Args:
         files: ROOT file paths.
         channel: "dijet" or "zjets" (selects the required branches).
         skipbadfiles: skip unreadable, empty or incomplete files instead of raising.
+        trees: an OpenTrees to keep the usable files' trees in, open, for the processing.
 
     Returns:
         (good, skipped): {file: {"numentries", "uuid"}} for the usable files (coffea's
@@ -75,4 +98,6 @@ def check_files(files, channel, skipbadfiles=False):
         if absent:
             warnings.warn(f"{path}: optional branches absent, their features are skipped: {', '.join(absent)}", OptionalBranchWarning, stacklevel=2)
         good[str(path)] = {"numentries": tree.num_entries, "uuid": tree.file.fUUID}
+        if trees is not None:
+            trees.add(tree)
     return good, skipped

@@ -8,7 +8,7 @@ from coffea import processor
 from mlhep.errors import EmptySelection, InvalidConfig
 from mlhep.io import atomic_path, write_json
 from mlhep.process.dijet import DijetProcessor
-from mlhep.process.inputs import Schema, check_files
+from mlhep.process.inputs import OpenTrees, Schema, check_files
 from mlhep.process.zjets import ZJetsProcessor
 
 __all__ = ["make_executor", "make_processor", "process_sample", "run_processor"]
@@ -46,14 +46,19 @@ def run_processor(sample, files, processor_instance, executor, chunksize, skipba
     metrics (branches read, bytes, processing time) are returned under ``metrics``.
     """
     channel = "dijet" if isinstance(processor_instance, DijetProcessor) else "zjets"
-    good, skipped = check_files(files, channel, skipbadfiles)
-    if not good:
-        raise EmptySelection(f"sample {sample}: no usable input file ({'; '.join(skipped.values())})")
-    known = {processor.executor.FileMeta(sample, path, "Events"): meta for path, meta in good.items()}
-    runner = processor.Runner(
-        executor=executor, schema=Schema, chunksize=chunksize, skipbadfiles=skipbadfiles, savemetrics=metrics, metadata_cache=known
-    )
-    out = runner({sample: {"files": {path: "Events" for path in good}}}, processor_instance, treename="Events")
+    trees = OpenTrees()  # the checked files' trees, so that coffea's reader need not read their metadata again
+    try:
+        good, skipped = check_files(files, channel, skipbadfiles, trees)
+        if not good:
+            raise EmptySelection(f"sample {sample}: no usable input file ({'; '.join(skipped.values())})")
+        known = {processor.executor.FileMeta(sample, path, "Events"): meta for path, meta in good.items()}
+        runner = processor.Runner(
+            executor=executor, schema=Schema, chunksize=chunksize, skipbadfiles=skipbadfiles, savemetrics=metrics, metadata_cache=known
+        )
+        fileset = {sample: {"files": {path: "Events" for path in good}}}
+        out = runner(fileset, processor_instance, treename="Events", uproot_options={"object_cache": trees})
+    finally:
+        trees.close()
     if metrics:
         out, out["metrics"] = out
     columns = ak.concatenate(out["columns"]) if out.get("columns") else ak.Array([])
