@@ -76,26 +76,31 @@ def test_second_run_has_nothing_to_do(workflow_run):
     assert "Nothing to be done" in _snakemake(workflow_run, "-n")
 
 
-def test_changing_one_sample_reruns_only_that_sample_and_its_descendants(workflow_run):
-    mini = workflow_run / "config/mini.yaml"
+def _planned_after_edit(workdir, old, new):
+    """Jobs a dry run plans after replacing ``old`` by ``new`` in config/mini.yaml (restored after)."""
+    mini = workdir / "config/mini.yaml"
     original = mini.read_text()
+    assert old in original
     try:
-        mini.write_text(original.replace("zjets_alt: {shards: 1, events_per_shard: 150}", "zjets_alt: {shards: 1, events_per_shard: 140}"))
-        planned = _planned_jobs(_snakemake(workflow_run, "-n"))
+        mini.write_text(original.replace(old, new))
+        return _planned_jobs(_snakemake(workdir, "-n"))
     finally:
         mini.write_text(original)
+
+
+def test_changing_one_sample_reruns_only_that_sample_and_its_descendants(workflow_run):
+    planned = _planned_after_edit(workflow_run, "zjets_alt: {shards: 1, events_per_shard: 150}", "zjets_alt: {shards: 1, events_per_shard: 140}")
     assert planned == {"generate": 1, "validate_generation": 1, "process": 1, "cutflow_table": 1, "all": 1}, planned
 
 
 def test_changing_a_selection_reruns_only_the_processing_of_that_channel(workflow_run):
-    mini = workflow_run / "config/mini.yaml"
-    original = mini.read_text()
-    try:
-        mini.write_text(original.replace("processing:\n", "processing:\n  channels:\n    zjets: {z_min_pt: 150.0}\n"))
-        planned = _planned_jobs(_snakemake(workflow_run, "-n"))
-    finally:
-        mini.write_text(original)
+    planned = _planned_after_edit(workflow_run, "processing:\n", "processing:\n  channels:\n    zjets: {z_min_pt: 150.0}\n")
     assert planned == {"process": 2, "cutflow_table": 1, "all": 1}, planned
+
+
+def test_changing_a_tagger_retrains_only_that_tagger(workflow_run):
+    planned = _planned_after_edit(workflow_run, "bdt: {n_estimators: 20}", "bdt: {n_estimators: 21}")
+    assert planned == {"train_tagger": 1, "summarize_taggers": 1, "all": 1}, planned
 
 
 def test_invalid_config_stops_with_the_key_named(workflow_run):
