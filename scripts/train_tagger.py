@@ -4,10 +4,14 @@ import sys
 
 sys.stderr = open(snakemake.log[0], "w")  # noqa: F821
 
+import torch  # noqa: E402
+
 from mlhep.ml.taggers import train_tagger  # noqa: E402
 
+torch.set_num_threads(snakemake.threads)  # noqa: F821
+
 train_tagger(
-    snakemake.wildcards.model,  # noqa: F821
+    snakemake.params.kind,  # noqa: F821
     snakemake.params.hyper,  # noqa: F821
     snakemake.input.signal,  # noqa: F821
     snakemake.input.background,  # noqa: F821

@@ -1,12 +1,17 @@
-"""Taggers: metrics, the shared training loop, BDT and MLP on generated jets, save and load."""
+"""Taggers: metrics, the shared training loop, the taggers on generated jets, save and load,
+mass decorrelation."""
 
+import dcor
 import numpy as np
 import pytest
 import torch
 
+from mlhep.config import tagger_models
 from mlhep.ml.data import split
+from mlhep.ml.decorrelation import distance_correlation
 from mlhep.ml.metrics import inverse_jsd, rejection, roc_auc
-from mlhep.ml.models import MLP, BDTClassifier, MLPClassifier
+from mlhep.ml.models import MLP, BDTClassifier, MLPClassifier, PFNClassifier
+from mlhep.ml.networks import ParticleFlowNetwork
 from mlhep.ml.taggers import evaluate_tagger, tagger_data
 from mlhep.ml.training import TrainConfig, fit
 from mlhep.process import make_executor, process_sample
@@ -78,15 +83,100 @@ def jets(generated, tmp_path_factory):
         outputs = {k: folder / f"{sample}.{k}" for k in ("columns", "hists", "cutflow")}
         process_sample(sample, [str(generated[sample])], "dijet", {}, 1, executor, 1000, False, outputs)
         paths[sample] = outputs["columns"]
-    return tagger_data(paths["wprime_xy"], paths["qcd_dijet"], seed=1)
+    return tagger_data(paths["wprime_xy"], paths["qcd_dijet"], seed=1, max_particles=30)
 
 
-@pytest.mark.parametrize("model", [BDTClassifier(n_estimators=50), MLPClassifier(hidden=(32,), train={"epochs": 60, "learning_rate": 0.003})])
-def test_taggers_beat_random_and_reload_identically(jets, model, tmp_path):
+@pytest.mark.parametrize(
+    ("model", "min_auc"),
+    [
+        (BDTClassifier(n_estimators=50), 0.85),
+        (MLPClassifier(hidden=(32,), train={"epochs": 60, "learning_rate": 0.003}), 0.85),
+        # the constituent model learns the mass from ~600 training jets only: a lower bar here;
+        # on the default run's 30k jets it reaches AUC 0.91 (docs/BENCHMARKS.md)
+        (PFNClassifier(phi=(32, 32), f=(32,), max_particles=30, train={"epochs": 40, "learning_rate": 0.003, "patience": 40}), 0.75),
+    ],
+    ids=["bdt", "mlp", "pfn"],
+)
+def test_taggers_beat_random_and_reload_identically(jets, model, min_auc, tmp_path):
     train, val, test = jets["train"], jets["val"], jets["test"]
-    model.fit(train["X"], train["y"], val["X"], val["y"], train["w"], val["w"])
-    score = model.predict(test["X"])
+    model.fit(train, val)
+    score = model.predict(test)
     metrics = evaluate_tagger(test["y"], score, test["mass"])
-    assert metrics["auc"] > 0.85 and metrics["r50"] > 5, metrics
+    assert metrics["auc"] > min_auc and metrics["r50"] > 5, metrics
     model.save(tmp_path)
-    np.testing.assert_array_equal(type(model).load(tmp_path).predict(test["X"]), score)
+    np.testing.assert_array_equal(type(model).load(tmp_path).predict(test), score)
+
+
+def test_energy_flow_network_is_infrared_and_collinear_safe():
+    torch.manual_seed(3)
+    net = ParticleFlowNetwork((8, 8), (8,), energy_flow=True)
+    # rows: z, then (log z, deta, dphi) as the network sees them (any standardization)
+    jet = torch.tensor([[[0.6, -0.5, 0.1, 0.0], [0.4, -0.9, -0.2, 0.1], [0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0]]])
+    soft = jet.clone()
+    soft[0, 2] = torch.tensor([1e-9, -20.0, 0.3, 0.3])  # an infinitely soft emission
+    split_jet = jet.clone()
+    split_jet[0, 0, :2], split_jet[0, 2] = torch.tensor([0.3, -1.2]), torch.tensor([0.3, -1.2, 0.1, 0.0])  # a collinear splitting
+    assert torch.allclose(net(jet), net(soft), atol=1e-6)
+    assert torch.allclose(net(jet), net(split_jet), atol=1e-6)
+
+
+def test_distance_correlation_matches_dcor_and_counts_weights_as_frequencies():
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=300)
+    for y in (rng.normal(size=300), x**2 + 0.3 * rng.normal(size=300), 2 * x + 1):
+        ours = distance_correlation(torch.tensor(x), torch.tensor(y)).item()
+        assert ours == pytest.approx(dcor.distance_correlation_sqr(x, y), rel=1e-9)
+    counts = rng.integers(1, 4, size=300)
+    y = x**2 + 0.3 * rng.normal(size=300)
+    weighted = distance_correlation(torch.tensor(x), torch.tensor(y), torch.tensor(counts, dtype=torch.float64)).item()
+    assert weighted == pytest.approx(dcor.distance_correlation_sqr(np.repeat(x, counts), np.repeat(y, counts)), rel=1e-9)
+
+
+def _sculpting_toy(n, seed):
+    """Background mass falling, signal mass peaked at 150 GeV, and a second feature that
+    separates them at any mass: a tagger that uses the mass sculpts the background."""
+    rng = np.random.default_rng(seed)
+    y = (rng.random(n) < 0.5).astype(float)
+    mass = np.where(y == 1, rng.normal(150, 20, n), 20 + rng.exponential(80, n))
+    feature = rng.normal(0, 1, n) + 1.5 * y
+    return {"X": np.stack([mass, feature], 1), "y": y, "w": np.ones(n), "mass": mass}
+
+
+@pytest.fixture(scope="module")
+def sculpting_toy():
+    return {name: _sculpting_toy(n, seed) for name, n, seed in (("train", 8000, 1), ("val", 4000, 2), ("test", 4000, 3))}
+
+
+@pytest.fixture(scope="module")
+def plain_toy_tagger(sculpting_toy):
+    """The same network and loop without decorrelation: DisCo at lambda = 0."""
+    return _toy_tagger(sculpting_toy, {"method": "disco", "lam": 0})
+
+
+def _toy_tagger(toy, decorrelation):
+    train = {"epochs": 40, "batch_size": 512, "learning_rate": 0.002, "patience": 10, "seed": 2}
+    if decorrelation and decorrelation["method"] == "adversarial":
+        train["early_stopping"] = False
+    model = MLPClassifier(hidden=(32, 32), train=train, decorrelation=decorrelation).fit(toy["train"], toy["val"])
+    return evaluate_tagger(toy["test"]["y"], model.predict(toy["test"]), toy["test"]["mass"])
+
+
+@pytest.mark.parametrize(
+    "decorrelation",
+    [{"method": "disco", "lam": 10}, {"method": "adversarial", "lam": 10}, {"method": "mode", "lam": 1}],
+    ids=lambda d: d["method"],
+)
+def test_decorrelation_at_large_lambda_stops_mass_sculpting(sculpting_toy, plain_toy_tagger, decorrelation):
+    plain = plain_toy_tagger
+    decorrelated = _toy_tagger(sculpting_toy, decorrelation)
+    assert plain["inv_jsd"] < 4  # the plain tagger cuts on the mass
+    assert decorrelated["inv_jsd"] > 3 * plain["inv_jsd"], (plain, decorrelated)
+    assert decorrelated["auc"] > 0.8, decorrelated  # still a tagger: the second feature alone gives 0.86
+
+
+def test_tagger_names_expand_the_lambda_scans():
+    models = {"bdt": {}, "disco": {"lambdas": [0, 0.5, 10], "hidden": [8]}, "mode": {"lambdas": [2], "mass_bins": 5}}
+    expanded = tagger_models(models)
+    assert list(expanded) == ["bdt", "disco_lambda_0", "disco_lambda_0.5", "disco_lambda_10", "mode_lambda_2"]
+    assert expanded["disco_lambda_0.5"] == ("disco", {"hidden": [8], "decorrelation": {"method": "disco", "lam": 0.5}})
+    assert expanded["mode_lambda_2"][1]["decorrelation"] == {"method": "mode", "lam": 2, "mass_bins": 5}

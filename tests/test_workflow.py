@@ -61,10 +61,13 @@ def test_final_outputs_exist_and_are_well_formed(workflow_run):
             assert hists[f"{region}/{observable}/nominal"].to_hist().sum(flow=True).value == counts[-1]
         assert len(columns) >= counts[-1]
     taggers = json.loads((workflow_run / "results/taggers/summary.json").read_text())
-    assert set(taggers) == {"bdt", "mlp"}
-    for metrics in taggers.values():
-        assert 0.5 < metrics["auc"] <= 1 and metrics["r50"] >= 1 and metrics["train_s"] > 0
-    assert {"roc.png", "background_mass.pdf"} <= {p.name for p in (workflow_run / "results/plots/taggers").iterdir()}
+    scanned = {"disco_lambda_0", "disco_lambda_30", "adversarial_lambda_10", "mode_lambda_10"}  # mini.yaml's lambdas
+    assert set(taggers) == {"bdt", "mlp", "pfn", "efn"} | scanned
+    for name, metrics in taggers.items():
+        assert 0 <= metrics["auc"] <= 1 and metrics["r50"] >= 1 and metrics["train_s"] > 0
+    assert taggers["bdt"]["auc"] > 0.5 and taggers["mlp"]["auc"] > 0.5
+    plots = {p.name for p in (workflow_run / "results/plots/taggers").iterdir()}
+    assert {"roc.png", "r50_vs_inv_jsd.pdf", *(f"background_mass_{name}.png" for name in taggers)} <= plots
     table = (workflow_run / "results/cutflow/cutflow.csv").read_text().splitlines()
     assert table[0].startswith("sample,channel,step,events") and len(table) > 16
     logs = {p.relative_to(workflow_run / "logs").parts[0].removesuffix(".log") for p in (workflow_run / "logs").rglob("*.log")}
@@ -100,6 +103,11 @@ def test_changing_a_selection_reruns_only_the_processing_of_that_channel(workflo
 
 def test_changing_a_tagger_retrains_only_that_tagger(workflow_run):
     planned = _planned_after_edit(workflow_run, "bdt: {n_estimators: 20}", "bdt: {n_estimators: 21}")
+    assert planned == {"train_tagger": 1, "summarize_taggers": 1, "all": 1}, planned
+
+
+def test_adding_a_lambda_trains_only_the_new_point_of_the_scan(workflow_run):
+    planned = _planned_after_edit(workflow_run, "disco: {lambdas: [0, 30]", "disco: {lambdas: [0, 30, 50]")
     assert planned == {"train_tagger": 1, "summarize_taggers": 1, "all": 1}, planned
 
 

@@ -2,7 +2,10 @@
 
 from mlhep.errors import InvalidConfig
 
-__all__ = ["check_config"]
+__all__ = ["DECORRELATED", "check_config", "tagger_models"]
+
+# tagger kinds trained once per lambda of their config list, as "{kind}_lambda_{lambda}"
+DECORRELATED = ("disco", "adversarial", "mode")
 
 
 def check_config(config):
@@ -27,3 +30,19 @@ def check_config(config):
         if config["samples"][sample]["channel"] != "dijet":
             raise InvalidConfig(f"taggers.{key}: sample '{sample}' is not a dijet-channel sample")
     return config
+
+
+def tagger_models(models):
+    """{name: (kind, hyper-parameters)} of every tagger to train from ``taggers.models``: the
+    decorrelated kinds once per value of their ``lambdas`` list, named e.g. ``disco_lambda_10``."""
+    expanded = {}
+    for kind, hyper in models.items():
+        if kind not in DECORRELATED:
+            expanded[kind] = (kind, hyper)
+            continue
+        hyper = dict(hyper)
+        lambdas = hyper.pop("lambdas")
+        options = {key: hyper.pop(key) for key in list(hyper) if key not in ("hidden", "train", "ensemble")}
+        for lam in lambdas:
+            expanded[f"{kind}_lambda_{lam:g}"] = (kind, {**hyper, "decorrelation": {"method": kind, "lam": lam, **options}})
+    return expanded

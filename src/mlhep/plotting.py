@@ -22,5 +22,5 @@ def save(fig, stem):
     stem = Path(stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
     for suffix in (".pdf", ".png"):
-        fig.savefig(stem.with_suffix(suffix), dpi=100)
+        fig.savefig(stem.parent / f"{stem.name}{suffix}", dpi=100)  # names may hold dots (lambda_0.5)
     plt.close(fig)

@@ -5,19 +5,20 @@ rule train_tagger:
     output:
         model=directory("results/taggers/{model}"),
     params:
-        hyper=lambda wildcards: config["taggers"]["models"][wildcards.model],
+        kind=lambda wildcards: TAGGERS[wildcards.model][0],
+        hyper=lambda wildcards: TAGGERS[wildcards.model][1],
         seed=config["seed"],
     wildcard_constraints:
-        model="|".join(TAGGERS),
+        model="|".join(map(re.escape, TAGGERS)),
     log:
         "logs/train_tagger/{model}.log",
     benchmark:
         "benchmarks/train_tagger/{model}.tsv"
-    threads: 1
+    threads: 2
     conda:
         "../../envs/mlhep.yaml"
     resources:
-        mem_mb=4000,
+        mem_mb=6000,
         runtime=60,
     script:
         "../../scripts/train_tagger.py"

@@ -1,13 +1,15 @@
+import re
+
 from snakemake.utils import validate
 
-from mlhep.config import check_config
+from mlhep.config import check_config, tagger_models
 
 validate(config, schema="../schemas/config.schema.yaml")
 check_config(config)
 
 SAMPLES = config["samples"]
 GENERATED = [name for name, sample in SAMPLES.items() if "process" in sample]
-TAGGERS = list(config["taggers"]["models"])
+TAGGERS = tagger_models(config["taggers"]["models"])
 
 
 wildcard_constraints:

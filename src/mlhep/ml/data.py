@@ -4,7 +4,7 @@ import awkward as ak
 import numpy as np
 from scipy.special import ndtr
 
-from mlhep.errors import EmptySelection
+from mlhep.errors import EmptySelection, MissingBranch
 from mlhep.process.systematics import per_jet_normal
 
 __all__ = ["JET_FEATURES", "jet_table", "split"]
@@ -14,11 +14,13 @@ JET_FEATURES = ("mass", "msd", "tau21", "tau32", "pt", "eta", "n_constituents")
 _COLUMN = {"mass": "mj{}"}
 
 
-def jet_table(columns_path, label):
+def jet_table(columns_path, label, max_particles=0):
     """Both leading fat jets of every selected event of a processed sample as feature rows.
 
     Returns:
-        dict of numpy arrays: each of JET_FEATURES, ``event`` and ``label``.
+        dict of numpy arrays: each of JET_FEATURES, ``event`` and ``label``; if ``max_particles``
+        > 0 also "constituents", (jets, max_particles, 3): momentum fraction z (of the stored
+        constituents' pt sum), delta eta and delta phi of the hardest constituents, zero-padded.
     """
     columns = ak.from_parquet(columns_path)
     if len(columns) == 0:
@@ -29,9 +31,22 @@ def jet_table(columns_path, label):
             column = _COLUMN[name].format(jet) if name in _COLUMN else f"{name}_j{jet}"
             rows[name].append(ak.to_numpy(columns[column]).astype(np.float64))
         rows["event"].append(ak.to_numpy(columns.event))
+        if max_particles:
+            rows.setdefault("constituents", []).append(_padded_constituents(columns, f"j{jet}", max_particles, columns_path))
     table = {name: np.concatenate(values) for name, values in rows.items()}
     table["label"] = np.full(len(table["event"]), label, dtype=np.int64)
     return table
+
+
+def _padded_constituents(columns, jet, max_particles, path):
+    names = [f"const_{name}_{jet}" for name in ("pt", "deta", "dphi")]
+    missing = [name for name in names if name not in columns.fields]
+    if missing:
+        raise MissingBranch(f"{path}: no constituent columns {missing} (the input files have no PFCands?)")
+    pt = columns[names[0]]
+    z = pt / ak.sum(pt, axis=1)
+    padded = [ak.fill_none(ak.pad_none(v, max_particles, clip=True), 0.0) for v in (z, columns[names[1]], columns[names[2]])]
+    return np.stack([ak.to_numpy(v).astype(np.float32) for v in padded], axis=-1)
 
 
 def split(event, seed, fractions=(0.6, 0.2, 0.2)):

@@ -1,7 +1,7 @@
-"""Taggers as estimators (fit / predict / save / load on numpy arrays): an MLP and a BDT."""
+"""Taggers as estimators (fit / predict / save / load on data dicts): a BDT, an MLP, a PFN / EFN."""
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -10,92 +10,146 @@ import xgboost
 from torch import nn
 
 from mlhep.io import atomic_path
+from mlhep.ml.decorrelation import classification_loss
+from mlhep.ml.networks import MLP, ParticleFlowNetwork
 from mlhep.ml.training import TrainConfig, fit, seed_everything
 
-__all__ = ["BDTClassifier", "MLP", "MLPClassifier"]
-
-
-class MLP(nn.Module):
-    """Fully connected network, ReLU between layers, one output (a logit)."""
-
-    def __init__(self, n_inputs, hidden=(64, 64)):
-        super().__init__()
-        layers, width = [], n_inputs
-        for size in hidden:
-            layers += [nn.Linear(width, size), nn.ReLU()]
-            width = size
-        layers.append(nn.Linear(width, 1))
-        self.net = nn.Sequential(*layers)
-
-    def forward(self, x):
-        return self.net(x).squeeze(-1)
-
-
-def _weighted_bce(module, x, y, w):
-    return (nn.functional.binary_cross_entropy_with_logits(module(x), y, reduction="none") * w).sum() / w.sum()
+__all__ = ["BDTClassifier", "MLP", "MLPClassifier", "PFNClassifier", "TorchClassifier"]
 
 
 @dataclass
-class MLPClassifier:
-    """Standardized inputs into an MLP trained with weighted binary cross-entropy.
+class TorchClassifier:
+    """A torch network trained by the shared loop on weighted BCE, optionally decorrelated from
+    the jet mass (``decorrelation``: see mlhep.ml.decorrelation.classification_loss), as an
+    ensemble of ``ensemble`` networks with seeds seed, seed + 1, ... whose probabilities are averaged.
 
-    The inputs' means and widths are learnt in ``fit`` and saved with the weights.
+    ``fit`` and ``predict`` take data dicts as made by mlhep.ml.taggers.tagger_data: "y", "w",
+    "mass" and the inputs of the subclass.
     """
 
-    hidden: tuple = (64, 64)
     train: TrainConfig = field(default_factory=TrainConfig)
-    history: dict = field(default_factory=dict, repr=False)
+    decorrelation: dict | None = None
+    ensemble: int = 1
+    history: list = field(default_factory=list, repr=False)
+
+    needs_constituents = False
 
     def __post_init__(self):
-        self.hidden = tuple(self.hidden)
         if isinstance(self.train, dict):
             self.train = TrainConfig(**self.train)
-        self.module, self.mean, self.scale = None, None, None
+        self.module, self.preprocessing = None, {}
 
-    def fit(self, X, y, X_val, y_val, sample_weight=None, sample_weight_val=None, loss=_weighted_bce, progress=False):
-        self.mean, self.scale = X.mean(axis=0), X.std(axis=0) + 1e-12
-        seed_everything(self.train.seed)  # the initial weights too
-        self.module = MLP(X.shape[1], self.hidden)
-        self.history = fit(
-            self.module,
-            loss,
-            self._tensors(X, y, sample_weight),
-            self._tensors(X_val, y_val, sample_weight_val),
-            self.train,
-            progress=progress,
-        )
+    def network(self):
+        raise NotImplementedError
+
+    def inputs(self, data):
+        """Network input tensor of a data dict."""
+        raise NotImplementedError
+
+    def learn_preprocessing(self, data):
+        """Set self.preprocessing (JSON-able) from the training data; nothing by default."""
+
+    def fit(self, train, val, progress=False):
+        self.learn_preprocessing(train)
+        tensors = [self._tensors(data) for data in (train, val)]
+        networks, self.history = [], []
+        for member in range(self.ensemble):
+            config = replace(self.train, seed=self.train.seed + member)
+            seed_everything(config.seed)  # the initial weights and the adversary too
+            network = self.network()
+            loss = classification_loss(self.decorrelation, train["mass"][train["y"] == 0])
+            self.history.append(fit(network, loss, *tensors, config, progress=progress))
+            networks.append(network)
+        self.module = nn.ModuleList(networks)
         return self
 
-    def _tensors(self, X, y, w):
-        w = np.ones(len(y)) if w is None else w
-        return tuple(torch.as_tensor(a, dtype=torch.float32) for a in ((X - self.mean) / self.scale, y, w))
+    def _tensors(self, data):
+        return (self.inputs(data), *(torch.as_tensor(data[k], dtype=torch.float32) for k in ("y", "w", "mass")))
 
     @torch.no_grad()
-    def predict(self, X):
-        """Signal probability of every row of X."""
+    def predict(self, data, batch_size=4096):
+        """Signal probability of every jet."""
         self.module.eval()
         self.module.cpu()
-        x = torch.as_tensor((X - self.mean) / self.scale, dtype=torch.float32)
-        return torch.sigmoid(self.module(x)).numpy().astype(np.float64)
+        x = self.inputs(data)
+        score = [torch.stack([torch.sigmoid(net(x[i : i + batch_size])) for net in self.module]).mean(0) for i in range(0, len(x), batch_size)]
+        return torch.cat(score).numpy().astype(np.float64)
 
     def save(self, folder):
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         with atomic_path(folder / "model.pt") as tmp:
             torch.save(self.module.state_dict(), tmp)
-        hyper = {"hidden": list(self.hidden), "train": asdict(self.train), "mean": self.mean.tolist(), "scale": self.scale.tolist()}
+        hyper = {k: v for k, v in asdict(self).items() if k != "history"}
         with atomic_path(folder / "model.json") as tmp:
-            tmp.write_text(json.dumps(hyper, indent=2))
+            tmp.write_text(json.dumps({"hyper": hyper, "preprocessing": self.preprocessing}, indent=2))
 
     @classmethod
     def load(cls, folder):
         folder = Path(folder)
-        hyper = json.loads((folder / "model.json").read_text())
-        model = cls(hidden=hyper["hidden"], train=hyper["train"])
-        model.mean, model.scale = np.array(hyper["mean"]), np.array(hyper["scale"])
-        model.module = MLP(len(model.mean), model.hidden)
+        saved = json.loads((folder / "model.json").read_text())
+        model = cls(**saved["hyper"])
+        model.preprocessing = saved["preprocessing"]
+        model.module = nn.ModuleList([model.network() for _ in range(model.ensemble)])
         model.module.load_state_dict(torch.load(folder / "model.pt", weights_only=True))
         return model
+
+
+@dataclass
+class MLPClassifier(TorchClassifier):
+    """MLP on the standardized high-level features ``X``."""
+
+    hidden: tuple = (64, 64)
+
+    def __post_init__(self):
+        super().__post_init__()
+        self.hidden = tuple(self.hidden)
+
+    def learn_preprocessing(self, data):
+        self.preprocessing = {"mean": data["X"].mean(axis=0).tolist(), "scale": (data["X"].std(axis=0) + 1e-12).tolist()}
+
+    def network(self):
+        return MLP(len(self.preprocessing["mean"]), self.hidden)
+
+    def inputs(self, data):
+        standardized = (data["X"] - np.array(self.preprocessing["mean"])) / np.array(self.preprocessing["scale"])
+        return torch.as_tensor(standardized, dtype=torch.float32)
+
+
+@dataclass
+class PFNClassifier(TorchClassifier):
+    """Particle (or Energy, ``energy_flow``) Flow Network on the ``max_particles`` hardest constituents."""
+
+    phi: tuple = (64, 64, 64)
+    f: tuple = (64, 64)
+    energy_flow: bool = False
+    max_particles: int = 50
+
+    needs_constituents = True
+
+    def __post_init__(self):
+        super().__post_init__()
+        self.phi, self.f = tuple(self.phi), tuple(self.f)
+
+    def network(self):
+        return ParticleFlowNetwork(self.phi, self.f, self.energy_flow)
+
+    def _particles(self, data):
+        """Momentum fractions z and the (log z, deta, dphi) features of the kept constituents."""
+        constituents = data["constituents"][:, : self.max_particles].astype(np.float64)
+        z = constituents[..., :1]
+        features = np.concatenate([np.log(np.where(z > 0, z, 1.0)), constituents[..., 1:]], axis=-1)
+        return z, features
+
+    def learn_preprocessing(self, data):
+        z, features = self._particles(data)
+        real = features[z[..., 0] > 0]
+        self.preprocessing = {"mean": real.mean(axis=0).tolist(), "scale": (real.std(axis=0) + 1e-12).tolist()}
+
+    def inputs(self, data):
+        z, features = self._particles(data)
+        standardized = np.where(z > 0, (features - np.array(self.preprocessing["mean"])) / np.array(self.preprocessing["scale"]), 0.0)
+        return torch.as_tensor(np.concatenate([z, standardized], axis=-1), dtype=torch.float32)
 
 
 @dataclass
@@ -108,10 +162,12 @@ class BDTClassifier:
     early_stopping_rounds: int = 20
     seed: int = 0
 
+    needs_constituents = False
+
     def __post_init__(self):
         self.booster = None
 
-    def fit(self, X, y, X_val, y_val, sample_weight=None, sample_weight_val=None, progress=False):
+    def fit(self, train, val, progress=False):
         params = {
             "objective": "binary:logistic",
             "eval_metric": "logloss",
@@ -120,20 +176,19 @@ class BDTClassifier:
             "seed": self.seed,
             "nthread": 1,
         }
-        train = xgboost.DMatrix(X, label=y, weight=sample_weight)
-        validation = xgboost.DMatrix(X_val, label=y_val, weight=sample_weight_val)
         self.booster = xgboost.train(
             params,
-            train,
+            xgboost.DMatrix(train["X"], label=train["y"], weight=train["w"]),
             num_boost_round=self.n_estimators,
-            evals=[(validation, "val")],
+            evals=[(xgboost.DMatrix(val["X"], label=val["y"], weight=val["w"]), "val")],
             early_stopping_rounds=self.early_stopping_rounds,
             verbose_eval=progress,
         )
         return self
 
-    def predict(self, X):
-        return self.booster.predict(xgboost.DMatrix(X), iteration_range=(0, self.booster.best_iteration + 1)).astype(np.float64)
+    def predict(self, data):
+        """Signal probability of every jet (rows of data["X"])."""
+        return self.booster.predict(xgboost.DMatrix(data["X"]), iteration_range=(0, self.booster.best_iteration + 1)).astype(np.float64)
 
     def save(self, folder):
         folder = Path(folder)

@@ -10,18 +10,42 @@ import pandas as pd
 from mlhep.io import atomic_path, write_json
 from mlhep.ml.data import JET_FEATURES, jet_table, split
 from mlhep.ml.metrics import JSD_MASS_BINS, inverse_jsd, rejection, roc_auc, roc_curve, score_threshold
+from mlhep.ml.models import BDTClassifier, MLPClassifier, PFNClassifier
 from mlhep.plotting import figure, save
-from mlhep.ml.models import BDTClassifier, MLPClassifier
 
-__all__ = ["MODELS", "evaluate_tagger", "summarize_taggers", "tagger_data", "train_tagger"]
+__all__ = ["MODELS", "evaluate_tagger", "make_model", "summarize_taggers", "tagger_data", "train_tagger"]
 
-MODELS = {"bdt": BDTClassifier, "mlp": MLPClassifier}
+# tagger kind (a key of taggers.models in config) -> estimator class and fixed arguments
+MODELS = {
+    "bdt": (BDTClassifier, {}),
+    "mlp": (MLPClassifier, {}),
+    "pfn": (PFNClassifier, {}),
+    "efn": (PFNClassifier, {"energy_flow": True}),
+    "disco": (MLPClassifier, {}),
+    "adversarial": (MLPClassifier, {}),
+    "mode": (MLPClassifier, {}),
+}
 
 
-def tagger_data(signal_columns, background_columns, seed):
-    """Jets of both samples with features X, labels y, class-balancing weights w, jet mass,
-    split into {"train", "val", "test"} by event number."""
-    tables = [jet_table(signal_columns, 1), jet_table(background_columns, 0)]
+def make_model(kind, hyper, seed):
+    """The estimator of tagger ``kind`` with hyper-parameters from config, seeded by ``seed``
+    unless the hyper-parameters give their own seed."""
+    cls, fixed = MODELS[kind]
+    hyper = {**fixed, **hyper}
+    if cls is BDTClassifier:
+        hyper.setdefault("seed", seed)
+    else:
+        # the adversarial loss moves with the adversary: no early stopping on it unless asked
+        defaults = {"seed": seed, "early_stopping": kind != "adversarial"}
+        hyper["train"] = {**defaults, **hyper.get("train", {})}
+    return cls(**hyper)
+
+
+def tagger_data(signal_columns, background_columns, seed, max_particles=0):
+    """Jets of both samples with features X, labels y, class-balancing weights w, jet mass
+    (and with ``max_particles`` their constituents), split into {"train", "val", "test"} by
+    event number."""
+    tables = [jet_table(signal_columns, 1, max_particles), jet_table(background_columns, 0, max_particles)]
     parts = {"train": [], "val": [], "test": []}
     for table in tables:
         masks = split(table["event"], seed)
@@ -34,6 +58,8 @@ def tagger_data(signal_columns, background_columns, seed):
         n_signal, n_background = y.sum(), len(y) - y.sum()
         w = np.where(y == 1, len(y) / (2 * n_signal), len(y) / (2 * n_background))
         data[name] = {"X": np.stack([table[f] for f in JET_FEATURES], axis=1), "y": y, "w": w, "mass": table["mass"]}
+        if max_particles:
+            data[name]["constituents"] = table["constituents"]
     return data
 
 
@@ -48,15 +74,15 @@ def evaluate_tagger(y, score, mass):
     }
 
 
-def train_tagger(name, hyper, signal_columns, background_columns, seed, folder):
-    """Train model ``name`` (a key of MODELS) and write it, its test scores and metrics.json to ``folder``."""
-    data = tagger_data(signal_columns, background_columns, seed)
-    model = MODELS[name](**hyper)
+def train_tagger(kind, hyper, signal_columns, background_columns, seed, folder):
+    """Train a tagger of ``kind`` (a key of MODELS) and write it, its test scores and metrics.json to ``folder``."""
+    model = make_model(kind, hyper, seed)
+    data = tagger_data(signal_columns, background_columns, seed, getattr(model, "max_particles", 0))
     start = time.perf_counter()
-    model.fit(data["train"]["X"], data["train"]["y"], data["val"]["X"], data["val"]["y"], data["train"]["w"], data["val"]["w"])
+    model.fit(data["train"], data["val"])
     train_seconds = time.perf_counter() - start
     test = data["test"]
-    score = model.predict(test["X"])
+    score = model.predict(test)
     metrics = {**evaluate_tagger(test["y"], score, test["mass"]), "train_s": train_seconds, "test_jets": int(len(score))}
     folder = Path(folder)
     model.save(folder)
@@ -67,12 +93,23 @@ def train_tagger(name, hyper, signal_columns, background_columns, seed, folder):
 
 
 def summarize_taggers(folders, summary_path, plot_dir):
-    """summary.json {model: metrics} and the comparison plots: ROC curves, and the background
-    jet mass before and after each model's 50% signal-efficiency cut."""
+    """summary.json {model: metrics} and the plots: ROC curves; R50 against 1/JSD with each
+    decorrelation method's lambda scan as a line; per model, the background jet mass before
+    and after its 50% signal-efficiency cut."""
     summary, scores = {}, {}
     for folder in map(Path, folders):
         summary[folder.name] = json.loads((folder / "metrics.json").read_text())
         scores[folder.name] = pd.read_parquet(folder / "scores.parquet")
+    plot_dir = Path(plot_dir)
+    _plot_roc(summary, scores, plot_dir / "roc")
+    _plot_tradeoff(summary, plot_dir / "r50_vs_inv_jsd")
+    for name, table in scores.items():
+        _plot_background_mass(name, summary[name], table, plot_dir / f"background_mass_{name}")
+    write_json(summary, summary_path)
+    return summary
+
+
+def _plot_roc(summary, scores, path):
     fig, ax = figure()
     for name, table in scores.items():
         background, signal = roc_curve(table.label.to_numpy(), table.score.to_numpy())
@@ -81,18 +118,41 @@ def summarize_taggers(folders, summary_path, plot_dir):
     ax.set_yscale("log")
     ax.set_xlabel("signal efficiency")
     ax.set_ylabel("background rejection 1/eps_B")
-    ax.legend()
-    save(fig, Path(plot_dir) / "roc")
+    ax.legend(fontsize="x-small", ncol=2)
+    save(fig, path)
+
+
+def _plot_tradeoff(summary, path):
     fig, ax = figure()
-    first = next(iter(scores.values()))
-    ax.hist(first.mass[first.label == 0], bins=JSD_MASS_BINS, density=True, histtype="step", color="black", label="QCD, no cut")
-    for name, table in scores.items():
-        cut = score_threshold(table.score[table.label == 1].to_numpy(), 0.5)
-        passing = table[(table.label == 0) & (table.score > cut)]
-        ax.hist(passing.mass, bins=JSD_MASS_BINS, density=True, histtype="step", label=f"{name}, 50% signal cut")
+    scans = {}
+    for name, metrics in summary.items():
+        method, _, lam = name.partition("_lambda_")
+        if lam:
+            scans.setdefault(method, []).append((float(lam), metrics))
+        else:
+            ax.plot(metrics["inv_jsd"], metrics["r50"], "*", markersize=12, label=name)
+    for method, points in scans.items():
+        points.sort(key=lambda point: point[0])
+        line = ax.plot([m["inv_jsd"] for _, m in points], [m["r50"] for _, m in points], "o-", label=f"{method} (lambda scan)")
+        for lam, m in points:
+            ax.annotate(f"{lam:g}", (m["inv_jsd"], m["r50"]), fontsize="x-small", color=line[0].get_color())
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("1/JSD (QCD jet mass, pass vs fail)")
+    ax.set_ylabel("R50")
+    ax.legend(fontsize="small")
+    save(fig, path)
+
+
+def _plot_background_mass(name, metrics, table, path):
+    background = table[table.label == 0]
+    passing = background.score > score_threshold(table.score[table.label == 1].to_numpy(), 0.5)
+    fig, ax = figure()
+    ax.hist(background.mass, bins=JSD_MASS_BINS, density=True, histtype="step", color="black", label="QCD, no cut")
+    ax.hist(background.mass[passing], bins=JSD_MASS_BINS, density=True, histtype="step", label="QCD passing the 50% signal cut")
+    ax.hist(background.mass[~passing], bins=JSD_MASS_BINS, density=True, histtype="step", linestyle="--", label="QCD failing it")
+    ax.set_title(f"{name}: R50 {metrics['r50']:.1f}, 1/JSD {metrics['inv_jsd']:.1f}", fontsize="medium")
     ax.set_xlabel("jet mass [GeV]")
     ax.set_ylabel("normalized")
     ax.legend()
-    save(fig, Path(plot_dir) / "background_mass")
-    write_json(summary, summary_path)
-    return summary
+    save(fig, path)

@@ -22,6 +22,7 @@ class TrainConfig:
     batch_size: int = 256
     learning_rate: float = 1e-3
     patience: int = 5
+    early_stopping: bool = True  # False: run every epoch and keep the last (adversarial training)
     seed: int = 0
     device: str = "auto"  # "auto": a GPU when present, else the CPU
 
@@ -38,7 +39,8 @@ def seed_everything(seed):
 
 
 def fit(module, loss_fn, train, validation, config, checkpoint=None, progress=True):
-    """Train ``module`` with Adam on mini-batches and stop early on the validation loss.
+    """Train ``module`` with Adam on mini-batches and stop early on the validation loss
+    (unless ``config.early_stopping`` is False).
 
     Args:
         module: a torch.nn.Module.
@@ -85,7 +87,7 @@ def fit(module, loss_fn, train, validation, config, checkpoint=None, progress=Tr
             total += loss.item() * len(batch[0])
         history["train_loss"].append(total / n)
         history["val_loss"].append(evaluate(module, loss_fn, validation, config.batch_size))
-        if history["val_loss"][-1] < best_loss:
+        if history["val_loss"][-1] < best_loss or not config.early_stopping:
             best_loss, history["best_epoch"] = history["val_loss"][-1], epoch
             best_state = copy.deepcopy(module.state_dict())
             if checkpoint is not None:
