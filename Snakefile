@@ -14,6 +14,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/generate.smk"
 include: "workflow/rules/process.smk"
 include: "workflow/rules/classify.smk"
+include: "workflow/rules/fit.smk"
 
 
 rule all:

@@ -74,3 +74,13 @@ def test_tagger_samples_must_exist_and_be_dijet(config):
     config["taggers"]["signal"] = "zjets_nominal"
     with pytest.raises(InvalidConfig, match="taggers.signal: sample 'zjets_nominal' is not a dijet-channel sample"):
         check_config(config)
+
+
+def test_a_fit_must_name_a_trained_tagger_and_dijet_samples(config):
+    analysis = config["fits"]["tagged_search"]
+    analysis["tagger"] = "disco_lambda_7"  # not in the lambda list
+    with pytest.raises(InvalidConfig, match="fits.tagged_search.tagger: unknown tagger 'disco_lambda_7'"):
+        check_config(config)
+    analysis["tagger"], analysis["background"] = "bdt", "zjets_alt"
+    with pytest.raises(InvalidConfig, match="fits.tagged_search.background: sample 'zjets_alt' is not a dijet-channel sample"):
+        check_config(config)

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import awkward as ak
+import pyhf
 import pytest
 import uproot
 
@@ -68,10 +69,18 @@ def test_final_outputs_exist_and_are_well_formed(workflow_run):
     assert taggers["bdt"]["auc"] > 0.5 and taggers["mlp"]["auc"] > 0.5
     plots = {p.name for p in (workflow_run / "results/plots/taggers").iterdir()}
     assert {"roc.png", "r50_vs_inv_jsd.pdf", *(f"background_mass_{name}.png" for name in taggers)} <= plots
+    fit = json.loads((workflow_run / "results/fits/tagged_search/results.json").read_text())
+    assert {"mu_hat", "mu_unc", "cls_obs", "cls_exp", "significance", "fit_s"} <= set(fit) and len(fit["cls_exp"]) == 5
+    assert fit["mu_hat"] == pytest.approx(1.0, abs=1e-3)  # Asimov pseudo-data at injected_mu = 1
+    workspace = json.loads((workflow_run / "results/fits/tagged_search/workspace.json").read_text())
+    pyhf.schema.validate(workspace, "workspace.json")
+    modifiers = {m["type"] for channel in workspace["channels"] for sample in channel["samples"] for m in sample["modifiers"]}
+    assert {"normfactor", "staterror", "histosys", "normsys"} <= modifiers
+    assert {"prefit_tagged_mjj.png", "postfit_tagged_mjj.pdf", "pulls.png"} <= {p.name for p in (workflow_run / "results/plots/fits/tagged_search").iterdir()}
     table = (workflow_run / "results/cutflow/cutflow.csv").read_text().splitlines()
     assert table[0].startswith("sample,channel,step,events") and len(table) > 16
     logs = {p.relative_to(workflow_run / "logs").parts[0].removesuffix(".log") for p in (workflow_run / "logs").rglob("*.log")}
-    assert logs == {"generate", "validate_generation", "process", "cutflow_table", "train_tagger", "summarize_taggers"}
+    assert logs == {"generate", "validate_generation", "process", "cutflow_table", "train_tagger", "summarize_taggers", "fit_search"}
     assert len(list((workflow_run / "benchmarks").rglob("*.tsv"))) == len(list((workflow_run / "logs").rglob("*.log")))
 
 

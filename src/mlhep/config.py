@@ -24,12 +24,21 @@ def check_config(config):
                 f"samples.{name}.process: unknown process '{sample['process']}' (defined: {', '.join(sorted(processes))})"
             )
     for key in ("signal", "background"):
-        sample = config["taggers"][key]
-        if sample not in config["samples"]:
-            raise InvalidConfig(f"taggers.{key}: unknown sample '{sample}' (defined: {', '.join(sorted(config['samples']))})")
-        if config["samples"][sample]["channel"] != "dijet":
-            raise InvalidConfig(f"taggers.{key}: sample '{sample}' is not a dijet-channel sample")
+        _check_dijet_sample(config, f"taggers.{key}", config["taggers"][key])
+    taggers = tagger_models(config["taggers"]["models"])
+    for name, analysis in config.get("fits", {}).items():
+        for key in ("signal", "background"):
+            _check_dijet_sample(config, f"fits.{name}.{key}", analysis[key])
+        if analysis["tagger"] not in taggers:
+            raise InvalidConfig(f"fits.{name}.tagger: unknown tagger '{analysis['tagger']}' (trained: {', '.join(taggers)})")
     return config
+
+
+def _check_dijet_sample(config, key, sample):
+    if sample not in config["samples"]:
+        raise InvalidConfig(f"{key}: unknown sample '{sample}' (defined: {', '.join(sorted(config['samples']))})")
+    if config["samples"][sample]["channel"] != "dijet":
+        raise InvalidConfig(f"{key}: sample '{sample}' is not a dijet-channel sample")
 
 
 def tagger_models(models):

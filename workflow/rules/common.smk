@@ -10,6 +10,7 @@ check_config(config)
 SAMPLES = config["samples"]
 GENERATED = [name for name, sample in SAMPLES.items() if "process" in sample]
 TAGGERS = tagger_models(config["taggers"]["models"])
+FITS = config.get("fits", {})
 
 
 wildcard_constraints:
@@ -48,6 +49,7 @@ def generation_spec(wildcards):
 
 def final_outputs():
     outputs = ["results/cutflow/cutflow.csv", "results/taggers/summary.json"]
+    outputs += expand("results/fits/{analysis}", analysis=FITS)
     if GENERATED:
         outputs.append("results/generation/summary.json")
     return outputs

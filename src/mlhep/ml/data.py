@@ -7,7 +7,7 @@ from scipy.special import ndtr
 from mlhep.errors import EmptySelection, MissingBranch
 from mlhep.process.systematics import per_jet_normal
 
-__all__ = ["JET_FEATURES", "jet_table", "split"]
+__all__ = ["JET_FEATURES", "jet_column", "jet_table", "padded_constituents", "split"]
 
 # high-level features of a fat jet, as named in the processing's feature table (suffix _j1/_j2)
 JET_FEATURES = ("mass", "msd", "tau21", "tau32", "pt", "eta", "n_constituents")
@@ -28,17 +28,22 @@ def jet_table(columns_path, label, max_particles=0):
     rows = {name: [] for name in (*JET_FEATURES, "event")}
     for jet in (1, 2):
         for name in JET_FEATURES:
-            column = _COLUMN[name].format(jet) if name in _COLUMN else f"{name}_j{jet}"
-            rows[name].append(ak.to_numpy(columns[column]).astype(np.float64))
+            rows[name].append(ak.to_numpy(columns[jet_column(name, jet)]).astype(np.float64))
         rows["event"].append(ak.to_numpy(columns.event))
         if max_particles:
-            rows.setdefault("constituents", []).append(_padded_constituents(columns, f"j{jet}", max_particles, columns_path))
+            rows.setdefault("constituents", []).append(padded_constituents(columns, f"j{jet}", max_particles, columns_path))
     table = {name: np.concatenate(values) for name, values in rows.items()}
     table["label"] = np.full(len(table["event"]), label, dtype=np.int64)
     return table
 
 
-def _padded_constituents(columns, jet, max_particles, path):
+def jet_column(feature, jet):
+    """Feature-table column of a jet feature for jet 1 or 2 (mass-ordered)."""
+    return _COLUMN[feature].format(jet) if feature in _COLUMN else f"{feature}_j{jet}"
+
+
+def padded_constituents(columns, jet, max_particles, path):
+    """(events, max_particles, 3) array of z, deta, dphi of jet ``jet`` ("j1" or "j2"), zero-padded."""
     names = [f"const_{name}_{jet}" for name in ("pt", "deta", "dphi")]
     missing = [name for name in names if name not in columns.fields]
     if missing:

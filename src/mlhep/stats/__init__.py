@@ -1,0 +1,38 @@
+"""Statistical analysis with pyhf: workspaces from histogram templates, fits, limits and plots."""
+
+from mlhep.stats.fit import (
+    ScanTooShort,
+    best_fit,
+    cls_at,
+    discovery_significance,
+    fit_workspace,
+    limit_vs_mass,
+    model_and_data,
+    ranking,
+    upper_limits,
+    write_results,
+)
+from mlhep.stats.plots import plot_brazil, plot_pulls, plot_stack
+from mlhep.stats.workspace import MIN_YIELD, SampleInput, build_workspace, expected_yields, read_hists, sample_from_hists
+
+__all__ = [
+    "MIN_YIELD",
+    "SampleInput",
+    "ScanTooShort",
+    "best_fit",
+    "build_workspace",
+    "cls_at",
+    "discovery_significance",
+    "expected_yields",
+    "fit_workspace",
+    "limit_vs_mass",
+    "model_and_data",
+    "plot_brazil",
+    "plot_pulls",
+    "plot_stack",
+    "ranking",
+    "read_hists",
+    "sample_from_hists",
+    "upper_limits",
+    "write_results",
+]

@@ -1,0 +1,240 @@
+"""Maximum-likelihood fit, CLs, upper limits and discovery significance of a pyhf workspace.
+
+Every fit uses pyhf's numpy backend with MINUIT, which also gives the parameter uncertainties
+through its Hesse matrix: strategy 0, falling back to strategy 1 when a fit fails (strategy 0
+left invalid minima in the limit scan of the tagged search).
+"""
+
+import time
+
+import numpy as np
+import pyhf
+from scipy.stats import norm
+
+from mlhep.errors import MlhepError
+from mlhep.io import write_json
+
+__all__ = [
+    "ScanTooShort",
+    "best_fit",
+    "cls_at",
+    "discovery_significance",
+    "fit_workspace",
+    "limit_vs_mass",
+    "model_and_data",
+    "ranking",
+    "upper_limits",
+    "write_results",
+]
+
+CLS_LEVEL = 0.05
+
+
+class ScanTooShort(MlhepError):
+    """A CLs curve does not fall below the CLs level inside the POI scan."""
+
+
+def _minimize(call):
+    """``call()`` with MINUIT strategy 0 (fast), and again with strategy 1 when a fit in it fails.
+
+    pyhf's backend is global state, so it is set before every call.
+    """
+    for strategy in (0, 1):
+        pyhf.set_backend("numpy", pyhf.optimize.minuit_optimizer(verbose=0, strategy=strategy))
+        try:
+            return call()
+        except pyhf.exceptions.FailedMinimization:
+            if strategy == 1:
+                raise
+
+
+def model_and_data(spec):
+    """The pyhf model of the workspace's first measurement and its data (observations + auxdata)."""
+    workspace = pyhf.Workspace(spec)
+    model = workspace.model()
+    return model, workspace.data(model)
+
+
+def _signal_and_background(model):
+    """Total expected signal (at poi = 1) and background per bin, nuisance parameters at nominal."""
+    pars = model.config.suggested_init()
+    pars[model.config.poi_index] = 1.0
+    with_signal = model.expected_actualdata(pars)
+    pars[model.config.poi_index] = 0.0
+    background = model.expected_actualdata(pars)
+    return with_signal - background, background
+
+
+def _free_poi_bounds(model):
+    """Parameter bounds that let the POI go negative as far as every bin keeps a positive yield.
+
+    MINUIT's Hesse uncertainty is meaningless for a POI sitting on its bound at 0 (as for
+    background-only data), so mu_hat and its uncertainty come from this wider range; half the
+    distance to a negative yield leaves room for the nuisance parameters.
+    """
+    bounds = model.config.suggested_bounds()
+    signal, background = _signal_and_background(model)
+    positive = signal > 0
+    if not positive.any():
+        return bounds
+    upper = bounds[model.config.poi_index][1]
+    lower = -min(upper, 0.5 * float(np.min(background[positive] / signal[positive])))
+    bounds[model.config.poi_index] = (lower, upper)
+    return bounds
+
+
+def _pulls(model, values, uncertainties):
+    """``{parameter: (pull, uncertainty)}`` of the floating constrained parameters, in units of
+    their pre-fit width (so staterror gammas, centred at 1, read like the alphas)."""
+    pulls = {}
+    fixed = model.config.suggested_fixed()
+    inits = model.config.suggested_init()
+    for name in model.config.par_order:
+        param_set = model.config.param_set(name)
+        if not param_set.constrained:
+            continue
+        indices = range(model.config.par_slice(name).start, model.config.par_slice(name).stop)
+        for index, width in zip(indices, param_set.width()):
+            if fixed[index]:
+                continue
+            label = model.config.par_names[index]
+            pulls[label] = (float((values[index] - inits[index]) / width), float(uncertainties[index] / width))
+    return pulls
+
+
+def best_fit(spec):
+    """Unconditional maximum-likelihood fit: ``{"mu_hat", "mu_unc", "pulls", "bestfit"}``.
+
+    ``bestfit`` maps every parameter name (``staterror_x[3]`` for binned ones) to its value.
+    """
+    model, data = model_and_data(spec)
+    result = _minimize(lambda: pyhf.infer.mle.fit(data, model, par_bounds=_free_poi_bounds(model), return_uncertainties=True))
+    values, uncertainties = result[:, 0], result[:, 1]
+    poi = model.config.poi_index
+    return {
+        "mu_hat": float(values[poi]),
+        "mu_unc": float(uncertainties[poi]),
+        "pulls": _pulls(model, values, uncertainties),
+        "bestfit": {name: float(value) for name, value in zip(model.config.par_names, values)},
+    }
+
+
+def _hypotest_bounds(model, largest_poi):
+    """Suggested bounds with the POI's upper bound raised to cover ``largest_poi``."""
+    bounds = model.config.suggested_bounds()
+    low, high = bounds[model.config.poi_index]
+    bounds[model.config.poi_index] = (low, max(high, 2.0 * largest_poi))
+    return bounds
+
+
+def upper_limits(spec, scan):
+    """95 % CL CLs upper limits on the POI from a linear ``scan``: (observed, [5 expected, -2..+2 sigma]).
+
+    Raises ScanTooShort when a CLs curve does not fall below 0.05 inside the scan, since the
+    interpolated limit would then be the scan's end.
+    """
+    model, data = model_and_data(spec)
+    scan = np.asarray(scan, dtype=np.float64)
+    bounds = _hypotest_bounds(model, scan.max())
+    observed, expected, (_, points) = _minimize(
+        lambda: pyhf.infer.intervals.upper_limits.upper_limit(
+            data, model, scan, level=CLS_LEVEL, return_results=True, test_stat="qtilde", par_bounds=bounds
+        )
+    )
+    last_obs, last_exp = points[-1]
+    if max(float(last_obs), *map(float, last_exp)) >= CLS_LEVEL:
+        raise ScanTooShort(f"the POI scan up to {scan.max():g} does not exclude CLs < {CLS_LEVEL}; extend the scan")
+    return float(observed), [float(limit) for limit in expected]
+
+
+def _default_scan(mu_hat, mu_unc, points):
+    """0 to 5 post-fit uncertainties above the best fit: covers the +2 sigma expected limit."""
+    return np.linspace(0.0, max(mu_hat, 0.0) + 5.0 * mu_unc, points)
+
+
+def _limits_with_widening_scan(spec, scan, tries=3):
+    """``upper_limits`` on ``scan``, doubling its range while it is too short."""
+    for _ in range(tries - 1):
+        try:
+            return upper_limits(spec, scan), scan
+        except ScanTooShort:
+            scan = 2.0 * scan
+    return upper_limits(spec, scan), scan
+
+
+def cls_at(spec, test_poi=1.0):
+    """CLs of the hypothesis poi = ``test_poi`` (qtilde): (observed, [5 expected, -2..+2 sigma])."""
+    model, data = model_and_data(spec)
+    bounds = _hypotest_bounds(model, test_poi)
+    observed, expected = _minimize(
+        lambda: pyhf.infer.hypotest(test_poi, data, model, test_stat="qtilde", return_expected_set=True, par_bounds=bounds)
+    )
+    return float(observed), [float(value) for value in expected]
+
+
+def discovery_significance(spec):
+    """Discovery significance in sigma from q0: (observed, expected for Asimov data at poi = 1)."""
+    model, data = model_and_data(spec)
+    p_observed, p_expected = _minimize(lambda: pyhf.infer.hypotest(0.0, data, model, test_stat="q0", return_expected=True))
+    return float(norm.isf(float(p_observed))), float(norm.isf(float(p_expected)))
+
+
+def fit_workspace(spec, *, poi_scan=None, test_poi=1.0, scan_points=16):
+    """Best fit, CLs at ``test_poi``, upper limits and discovery significance of a workspace spec.
+
+    The upper-limit scan is ``poi_scan`` or ``scan_points`` values from 0 to 5 post-fit
+    uncertainties above the best fit (doubled while too short). Returns a JSON-serializable
+    dict: mu_hat, mu_unc, cls_obs, cls_exp (-2..+2 sigma), significance (observed, from q0),
+    significance_exp (Asimov, poi = 1), upper_limit_obs, upper_limit_exp (-2..+2 sigma), pulls,
+    bestfit, poi_scan and fit_s (wall-clock seconds of the whole call).
+    """
+    start = time.perf_counter()
+    results = best_fit(spec)
+    cls_obs, cls_exp = cls_at(spec, test_poi)
+    significance, significance_exp = discovery_significance(spec)
+    if poi_scan is None:
+        (limit_obs, limit_exp), scan = _limits_with_widening_scan(spec, _default_scan(results["mu_hat"], results["mu_unc"], scan_points))
+    else:
+        scan = np.asarray(poi_scan, dtype=np.float64)
+        limit_obs, limit_exp = upper_limits(spec, scan)
+    results.update(
+        test_poi=float(test_poi),
+        cls_obs=cls_obs,
+        cls_exp=cls_exp,
+        significance=significance,
+        significance_exp=significance_exp,
+        upper_limit_obs=limit_obs,
+        upper_limit_exp=limit_exp,
+        poi_scan=scan.tolist(),
+    )
+    results["fit_s"] = time.perf_counter() - start
+    return results
+
+
+def write_results(results, path):
+    """Write fit results as JSON, atomically."""
+    write_json(results, path)
+
+
+def limit_vs_mass(points):
+    """(masses, observed limits, expected limits of shape (n, 5)) from ``[(mass, results), ...]``,
+    sorted by mass, for ``plot_brazil``."""
+    ordered = sorted(points, key=lambda point: point[0])
+    masses = np.array([mass for mass, _ in ordered], dtype=np.float64)
+    observed = np.array([results["upper_limit_obs"] for _, results in ordered], dtype=np.float64)
+    expected = np.array([results["upper_limit_exp"] for _, results in ordered], dtype=np.float64).reshape(len(ordered), 5)
+    return masses, observed, expected
+
+
+def ranking(spec):
+    """Nuisance parameters ranked by their impact on the POI (cabinetry): a list of
+    ``{"parameter", "prefit_up", "prefit_down", "postfit_up", "postfit_down"}``, largest
+    post-fit impact first."""
+    import cabinetry
+
+    model, data = model_and_data(spec)
+    result = cabinetry.fit.ranking(model, data)
+    impacts = zip(result.labels, result.prefit_up, result.prefit_down, result.postfit_up, result.postfit_down)
+    keys = ("parameter", "prefit_up", "prefit_down", "postfit_up", "postfit_down")
+    ranked = [dict(zip(keys, (label, *map(float, values)))) for label, *values in impacts]
+    return sorted(ranked, key=lambda row: -max(abs(row["postfit_up"]), abs(row["postfit_down"])))

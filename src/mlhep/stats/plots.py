@@ -1,0 +1,102 @@
+"""Fit plots: stacked pre-/post-fit yields with data, Brazil band of limits, nuisance-parameter pulls."""
+
+import numpy as np
+
+from mlhep.plotting import figure, save
+from mlhep.stats.fit import model_and_data
+
+__all__ = ["plot_brazil", "plot_pulls", "plot_stack"]
+
+
+def _parameters(model, results_or_pars, postfit):
+    """The parameter vector to evaluate: initial values pre-fit (poi = 1), else the best fit
+    (a results dict with ``bestfit`` or a vector in the model's parameter order)."""
+    if not postfit:
+        return np.asarray(model.config.suggested_init(), dtype=np.float64)
+    if isinstance(results_or_pars, dict):
+        bestfit = results_or_pars["bestfit"]
+        return np.array([bestfit[name] for name in model.config.par_names], dtype=np.float64)
+    return np.asarray(results_or_pars, dtype=np.float64)
+
+
+def plot_stack(spec, results_or_pars, path, *, postfit=False, edges=None, xlabel="observable"):
+    """Per channel, expected yields stacked by sample with the data and a data/expected panel.
+
+    Writes ``path``_``channel``.pdf/png. ``edges`` = ``{channel: bin edges}`` (x axis
+    ``xlabel``); without it the x axis counts bins.
+    """
+    model, _ = model_and_data(spec)
+    pars = _parameters(model, results_or_pars, postfit)
+    by_sample = model.main_model.expected_data(pars, return_by_sample=True)
+    observed = {entry["name"]: np.asarray(entry["data"], dtype=np.float64) for entry in spec["observations"]}
+    stage = "post-fit" if postfit else "pre-fit"
+    for channel in model.config.channels:
+        bins = model.config.channel_slices[channel]
+        yields = by_sample[:, bins]
+        if edges:
+            channel_edges, label = np.asarray(edges[channel], dtype=np.float64), xlabel
+        else:
+            channel_edges, label = np.arange(yields.shape[1] + 1, dtype=np.float64), "bin"
+        _stack_figure(channel_edges, model.config.samples, yields, observed[channel], f"{channel} ({stage})", label, f"{path}_{channel}")
+
+
+def _stack_figure(edges, samples, yields, data, title, xlabel, stem):
+    fig, (top, bottom) = figure(nrows=2, sharex=True, gridspec_kw={"height_ratios": (3, 1), "hspace": 0.05})
+    present = yields.sum(axis=1) > 0
+    order = np.argsort(-yields.sum(axis=1)[present])  # the largest sample at the bottom
+    stacked = yields[present][order]
+    bottoms = np.vstack([np.zeros(stacked.shape[1]), np.cumsum(stacked, axis=0)[:-1]])
+    for values, base, label in zip(stacked, bottoms, np.asarray(samples)[present][order]):
+        top.stairs(values + base, edges, baseline=base, fill=True, label=label)
+    total = yields.sum(axis=0)
+    centres = 0.5 * (edges[1:] + edges[:-1])
+    top.errorbar(centres, data, yerr=np.sqrt(data), fmt="ko", markersize=4, label="data")
+    top.set_ylabel("events")
+    top.set_yscale("log")
+    visible = total[total > 1e-3]  # not down to the floored empty bins
+    top.set_ylim(bottom=0.5 * visible.min() if visible.size else 0.1)
+    top.set_title(title)
+    top.legend()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(total > 0, data / total, np.nan)
+        ratio_error = np.where(total > 0, np.sqrt(data) / total, np.nan)
+    bottom.errorbar(centres, ratio, yerr=ratio_error, fmt="ko", markersize=4)
+    bottom.axhline(1.0, color="grey", linestyle="--")
+    bottom.set_ylabel("data / exp.")
+    bottom.set_xlabel(xlabel)
+    save(fig, stem)
+
+
+def plot_brazil(masses, obs, exp5, path):
+    """Upper limits against mass: expected median with the +-1 (green) and +-2 sigma (yellow)
+    bands, observed line; ``exp5`` has shape (n, 5), -2..+2 sigma."""
+    exp5 = np.asarray(exp5, dtype=np.float64)
+    fig, ax = figure()
+    ax.fill_between(masses, exp5[:, 0], exp5[:, 4], color="yellow", label=r"expected $\pm 2\sigma$")
+    ax.fill_between(masses, exp5[:, 1], exp5[:, 3], color="limegreen", label=r"expected $\pm 1\sigma$")
+    ax.plot(masses, exp5[:, 2], "k--", label="expected")
+    ax.plot(masses, obs, "ko-", label="observed")
+    ax.axhline(1.0, color="red", linewidth=1)
+    ax.set_xlabel("mass [GeV]")
+    ax.set_ylabel(r"95% CL upper limit on $\mu$")
+    ax.legend(loc="best")
+    save(fig, path)
+
+
+def plot_pulls(pulls, path):
+    """Post-fit nuisance parameters in units of their pre-fit width, with bands at +-1 and +-2."""
+    names = list(pulls)
+    values = np.array([pulls[name][0] for name in names], dtype=np.float64)
+    errors = np.array([pulls[name][1] for name in names], dtype=np.float64)
+    positions = np.arange(len(names))
+    fig, ax = figure(figsize=(10, max(4, 0.35 * len(names) + 2)), layout="constrained")
+    ax.axvspan(-2, 2, color="yellow")
+    ax.axvspan(-1, 1, color="limegreen")
+    ax.axvline(0, color="grey", linestyle="--")
+    ax.errorbar(values, positions, xerr=errors, fmt="ko", markersize=4)
+    ax.set_yticks(positions, names, fontsize="small")
+    ax.set_ylim(-1, len(names))
+    ax.set_xlim(-3, 3)
+    ax.set_xlabel(r"$(\hat{\theta} - \theta_0) / \Delta\theta$")
+    ax.set_title("nuisance-parameter pulls")
+    save(fig, path)
