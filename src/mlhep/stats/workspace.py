@@ -38,11 +38,6 @@ class SampleInput:
     variations: dict = field(default_factory=dict)
     signal: bool = False
 
-    @classmethod
-    def from_hists(cls, histograms, *, signal=False):
-        """A sample from ``{variation: hist.Hist}`` (see ``sample_from_hists``)."""
-        return sample_from_hists(histograms, signal=signal)
-
 
 def sample_from_hists(histograms, *, signal=False):
     """A SampleInput from ``{variation: hist.Hist}`` with Weight storage.
