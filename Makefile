@@ -4,7 +4,7 @@ PYTHON ?= python3
 STAMP := $(VENV)/.installed
 CORES ?= all
 
-.PHONY: run test mini bench clean
+.PHONY: run test mini bench report clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,9 @@ mini: $(STAMP)
 
 test: $(STAMP)
 	$(VENV)/bin/pytest
+
+report: $(STAMP)
+	$(VENV)/bin/snakemake --report results/report.html
 
 bench: $(STAMP)
 	$(VENV)/bin/python -m mlhep.bench generate
