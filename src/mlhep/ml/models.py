@@ -49,6 +49,12 @@ class TorchClassifier:
     def learn_preprocessing(self, data):
         """Set self.preprocessing (JSON-able) from the training data; nothing by default."""
 
+    def _learn_standardization(self, values):
+        self.preprocessing = {"mean": values.mean(axis=0).tolist(), "scale": (values.std(axis=0) + 1e-12).tolist()}
+
+    def _standardized(self, values):
+        return (values - np.array(self.preprocessing["mean"])) / np.array(self.preprocessing["scale"])
+
     def fit(self, train, val, progress=False):
         self.learn_preprocessing(train)
         tensors = [self._tensors(data) for data in (train, val)]
@@ -106,14 +112,13 @@ class MLPClassifier(TorchClassifier):
         self.hidden = tuple(self.hidden)
 
     def learn_preprocessing(self, data):
-        self.preprocessing = {"mean": data["X"].mean(axis=0).tolist(), "scale": (data["X"].std(axis=0) + 1e-12).tolist()}
+        self._learn_standardization(data["X"])
 
     def network(self):
         return MLP(len(self.preprocessing["mean"]), self.hidden)
 
     def inputs(self, data):
-        standardized = (data["X"] - np.array(self.preprocessing["mean"])) / np.array(self.preprocessing["scale"])
-        return torch.as_tensor(standardized, dtype=torch.float32)
+        return torch.as_tensor(self._standardized(data["X"]), dtype=torch.float32)
 
 
 @dataclass
@@ -143,12 +148,11 @@ class PFNClassifier(TorchClassifier):
 
     def learn_preprocessing(self, data):
         z, features = self._particles(data)
-        real = features[z[..., 0] > 0]
-        self.preprocessing = {"mean": real.mean(axis=0).tolist(), "scale": (real.std(axis=0) + 1e-12).tolist()}
+        self._learn_standardization(features[z[..., 0] > 0])
 
     def inputs(self, data):
         z, features = self._particles(data)
-        standardized = np.where(z > 0, (features - np.array(self.preprocessing["mean"])) / np.array(self.preprocessing["scale"]), 0.0)
+        standardized = np.where(z > 0, self._standardized(features), 0.0)
         return torch.as_tensor(np.concatenate([z, standardized], axis=-1), dtype=torch.float32)
 
 

@@ -4,12 +4,22 @@ import awkward as ak
 import hist
 import numpy as np
 
-__all__ = ["columns_table", "cutflow", "event_weights", "fill", "new_hist", "ratio"]
+__all__ = ["columns_table", "cutflow", "event_weights", "fill", "new_hist", "pair_mass", "ratio"]
 
 
 def event_weights(events):
     """Generator weights, or ones for files without them (data)."""
     return ak.to_numpy(events.genWeight) if "genWeight" in events.fields else np.ones(len(events))
+
+
+def pair_mass(first, second):
+    """Invariant mass of two objects, each given as (pt, eta, phi, mass) arrays."""
+    total = 0.0
+    for pt, eta, phi, mass in (first, second):
+        px, py, pz = pt * np.cos(phi), pt * np.sin(phi), pt * np.sinh(eta)
+        total = total + np.stack([px, py, pz, np.sqrt(px**2 + py**2 + pz**2 + mass**2)])
+    px, py, pz, energy = total
+    return np.sqrt(np.maximum(energy**2 - px**2 - py**2 - pz**2, 0.0))
 
 
 def ratio(numerator, denominator):

@@ -5,7 +5,7 @@ import numpy as np
 from coffea import processor
 from coffea.analysis_tools import PackedSelection
 
-from mlhep.process.common import columns_table, cutflow, event_weights, fill, ratio
+from mlhep.process.common import columns_table, cutflow, event_weights, fill, pair_mass, ratio
 from mlhep.process.systematics import VARIATIONS, scale_factors
 
 __all__ = ["DijetProcessor"]
@@ -154,21 +154,14 @@ def _by_mass(jets, pair):
     return np.where(lighter_first[:, None], pair, pair[:, ::-1])
 
 
-def _four_momentum(jets, index):
-    pt, eta, phi, mass = (jets[f][index] for f in ("pt", "eta", "phi", "mass"))
-    px, py, pz = pt * np.cos(phi), pt * np.sin(phi), pt * np.sinh(eta)
-    return px, py, pz, np.sqrt(px**2 + py**2 + pz**2 + mass**2)
-
-
 def _features(jets, pair, table=True):
     """Features of the selected events' jet pairs (flat indices, two per event).
 
     Without ``table``, only those the histograms need.
     """
     j1, j2 = _by_mass(jets, pair).T
-    p1, p2 = _four_momentum(jets, j1), _four_momentum(jets, j2)
-    px, py, pz, energy = (a + b for a, b in zip(p1, p2))
-    features = {"mjj": np.sqrt(np.maximum(energy**2 - px**2 - py**2 - pz**2, 0.0)), "mj1": jets["mass"][j1], "mj2": jets["mass"][j2]}
+    kinematics = [tuple(jets[f][jet] for f in ("pt", "eta", "phi", "mass")) for jet in (j1, j2)]
+    features = {"mjj": pair_mass(*kinematics), "mj1": jets["mass"][j1], "mj2": jets["mass"][j2]}
     features["delta_mj"] = features["mj2"] - features["mj1"]
     for tag, jet in (("j1", j1), ("j2", j2)):
         features[f"tau21_{tag}"] = ratio(jets["tau2"][jet], jets["tau1"][jet])

@@ -8,6 +8,7 @@ import numpy as np
 from mlhep.errors import EmptySelection
 from mlhep.ml.data import JET_FEATURES, jet_column, padded_constituents, split
 from mlhep.ml.taggers import MODELS
+from mlhep.process.common import pair_mass
 from mlhep.process.systematics import VARIATIONS, scale_factors
 
 __all__ = ["load_tagger", "mjj_templates", "tag_threshold"]
@@ -32,21 +33,14 @@ def _varied(columns, variation, jes_uncertainty, jer_extra, seed):
     """Per-jet features (two data dicts, j1 and j2) and mjj after one variation."""
     n = len(columns)
     factors = scale_factors(np.full(n, 2), ak.to_numpy(columns.event), variation, jes_uncertainty, jer_extra, seed).reshape(n, 2)
-    jets, p4 = [], []
+    jets, kinematics = [], []
     for jet in (1, 2):
         values = {f: ak.to_numpy(columns[jet_column(f, jet)]).astype(np.float64) for f in JET_FEATURES}
         for f in _SCALED:
             values[f] = values[f] * factors[:, jet - 1]
         jets.append(values)
-        p4.append(_four_vector(values["pt"], values["eta"], ak.to_numpy(columns[f"phi_j{jet}"]), values["mass"]))
-    total = p4[0] + p4[1]
-    mjj = np.sqrt(np.maximum(total[:, 0] ** 2 - np.sum(total[:, 1:] ** 2, axis=1), 0.0))
-    return jets, mjj
-
-
-def _four_vector(pt, eta, phi, mass):
-    px, py, pz = pt * np.cos(phi), pt * np.sin(phi), pt * np.sinh(eta)
-    return np.stack([np.sqrt(px**2 + py**2 + pz**2 + mass**2), px, py, pz], axis=1)
+        kinematics.append((values["pt"], values["eta"], ak.to_numpy(columns[f"phi_j{jet}"]), values["mass"]))
+    return jets, pair_mass(*kinematics)
 
 
 def _event_scores(tagger, columns, jets):
