@@ -9,7 +9,7 @@ CORES ?= all
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
-	$(VENV)/bin/pip install --quiet -e .
+	$(VENV)/bin/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
 run: $(STAMP)

@@ -14,7 +14,9 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/generate.smk"
 include: "workflow/rules/process.smk"
 include: "workflow/rules/classify.smk"
+include: "workflow/rules/unfold.smk"
 include: "workflow/rules/fit.smk"
+include: "workflow/rules/report.smk"
 
 
 rule all:

@@ -84,3 +84,13 @@ def test_a_fit_must_name_a_trained_tagger_and_dijet_samples(config):
     analysis["tagger"], analysis["background"] = "bdt", "zjets_alt"
     with pytest.raises(InvalidConfig, match="fits.tagged_search.background: sample 'zjets_alt' is not a dijet-channel sample"):
         check_config(config)
+
+
+def test_unfolding_and_mass_points_must_name_samples_of_the_right_channel(config):
+    config["unfolding"]["data"] = "qcd_dijet"
+    with pytest.raises(InvalidConfig, match="unfolding.data: sample 'qcd_dijet' is not a zjets-channel sample"):
+        check_config(config)
+    config["unfolding"]["data"] = "zjets_alt"
+    config["fits"]["tagged_search"]["mass_points"]["wprime_5000"] = 5000
+    with pytest.raises(InvalidConfig, match="fits.tagged_search.mass_points: unknown sample 'wprime_5000'"):
+        check_config(config)

@@ -88,7 +88,7 @@ def test_zjets_flags_make_efficiency_and_fakes_explicit(zjets):
     _assert_cutflow_never_increases(zjets["cutflow"])
     _assert_cutflow_never_increases(zjets["cutflow_truth"])
     columns = zjets["columns"]
-    assert ak.all(columns.pass_reco | columns.pass_truth)
+    assert ak.all(columns.pass_reco | columns.pass_truth | columns.pass_reco_jes_up | columns.pass_reco_jes_down | columns.pass_reco_jer)
     assert ak.sum(columns.pass_reco) == zjets["cutflow"]["jet"]
     assert ak.sum(columns.pass_truth) == zjets["cutflow_truth"]["jet"]
     for name in ("mass", "multiplicity", "width", "tau21", "zg", "lnrho"):
@@ -101,6 +101,10 @@ def test_zjets_flags_make_efficiency_and_fakes_explicit(zjets):
     mass_response = ak.to_numpy(columns.mass_reco)[both] / ak.to_numpy(columns.mass_truth)[both]
     assert 0.85 < np.median(mass_response) < 1.1
     assert 0 < np.median(ak.to_numpy(columns.width_reco)[both]) < 0.3
+    # the JES-varied reco columns: the jet mass scales with the energy scale, the width does not
+    up = ak.to_numpy(columns.pass_reco & columns.pass_reco_jes_up)
+    np.testing.assert_allclose(ak.to_numpy(columns.mass_reco_jes_up)[up], 1.02 * ak.to_numpy(columns.mass_reco)[up], rtol=1e-5)
+    np.testing.assert_allclose(ak.to_numpy(columns.width_reco_jes_up)[up], ak.to_numpy(columns.width_reco)[up], rtol=1e-5)
 
 
 def test_real_pfnano_dijet_with_constituents(cms_nanoaod):

@@ -9,14 +9,16 @@ import pyhf
 import pytest
 import uproot
 
-from mlhep.errors import BadInputFile, InvalidConfig
+from mlhep.errors import BadInputFile, EmptySelection, InvalidConfig
 from mlhep.stats import (
     MIN_YIELD,
     SampleInput,
     ScanTooShort,
     best_fit,
     build_workspace,
+    dijet_shape,
     discovery_significance,
+    fit_dijet_function,
     fit_workspace,
     limit_vs_mass,
     plot_brazil,
@@ -194,3 +196,62 @@ def test_ranking_orders_nuisance_parameters_by_impact():
     ranked = ranking(_three_bins())
     assert [row["parameter"] for row in ranked] == ["norm_background", "jes"]
     assert ranked[0]["postfit_up"] < 0 < ranked[0]["postfit_down"]  # more background, less signal
+
+
+def test_ranking_survives_a_staterror_whose_minus_one_sigma_is_negative():
+    # a bin filled by one simulated signal event: its gamma's -1 sigma is 0, outside its bounds
+    background = SampleInput(np.array([100.0, 80.0, 60.0]))
+    signal = SampleInput(np.array([5.0, 20.0, 5.0]), stat_variance=np.array([25.0, 4.0, 1.0]), signal=True)
+    spec = build_workspace({"sr": {"signal": signal, "background": background}}, asimov_mu=1.0)
+    ranked = {row["parameter"]: row for row in ranking(spec)}
+    assert set(ranked) == {"staterror_sr[0]", "staterror_sr[1]", "staterror_sr[2]"}
+    # the 10 % MC uncertainty of the signal peak moves mu by about 10 % (mu-hat = 1)
+    assert ranked["staterror_sr[1]"]["prefit_up"] == pytest.approx(-0.1, abs=0.03)
+
+
+def _dijet_events(params, count, rng, window=(2500.0, 5000.0)):
+    """``count`` masses drawn from the dijet function by accept-reject."""
+    drawn = []
+    while sum(len(d) for d in drawn) < count:
+        mjj = rng.uniform(*window, 100000)
+        density = dijet_shape(mjj, params)
+        drawn.append(mjj[rng.uniform(0, density.max(), len(mjj)) < density])
+    return np.concatenate(drawn)[:count]
+
+
+def test_dijet_function_fit_describes_its_own_events_and_its_uncertainty_covers_them():
+    rng = np.random.default_rng(11)
+    truth = (12.0, 6.0, 0.0)
+    edges = np.linspace(2500.0, 5000.0, 26)
+    mjj = _dijet_events(truth, 3000, rng)
+    fit = fit_dijet_function(mjj, np.full(len(mjj), 2.0), 2500.0, 5000.0)
+    fitted, exact = fit.yields(edges), dijet_shape(edges[:-1] + 50.0, truth)
+    assert fitted.sum() == pytest.approx(6000.0)  # the normalization is the weighted count
+    exact = exact * fitted.sum() / exact.sum()
+    counts, _ = np.histogram(mjj, edges)
+    chi2 = np.sum((2 * counts - fitted) ** 2 / (4 * np.maximum(counts, 1)))
+    assert chi2 / (len(counts) - 3) < 2.0
+    # the fit follows the true shape far better than the counts of one bin do
+    assert np.max(np.abs(fitted - exact)[:10] / exact[:10]) < 0.1
+    variations = fit.eigen_variations(edges)
+    assert len(variations) == 2  # p3 is fixed by default
+    spread = np.sqrt(sum(((up - down) / 2) ** 2 for up, down in variations))
+    pull = (fitted - exact) / spread
+    assert np.mean(np.abs(pull) < 2) > 0.8  # the eigenvector band covers the truth in most bins
+
+
+def test_dijet_function_fit_needs_events():
+    with pytest.raises(EmptySelection, match="QCD after the cut: 3 events in 2500-5000 GeV"):
+        fit_dijet_function([3000.0, 3100.0, 3200.0], [1.0, 1.0, 1.0], 2500.0, 5000.0, what="QCD after the cut")
+
+
+def test_expected_band_is_resolved_when_the_observed_limit_lies_far_above_it():
+    # Asimov data with a strong signal: the observed limit is near mu = 1, the expected one
+    # (background only) near 0.004, below the first steps of the observed scan
+    background = SampleInput(np.array([10.0, 10.0, 10.0]))
+    signal = SampleInput(np.array([1000.0, 1000.0, 1000.0]), signal=True)
+    results = fit_workspace(build_workspace({"sr": {"s": signal, "b": background}}, asimov_mu=1.0))
+    expected = results["upper_limit_exp"]
+    assert results["upper_limit_obs"] > 1.0
+    assert all(low < high for low, high in zip(expected, expected[1:]))
+    assert 0.002 < expected[2] < 0.008 and expected[4] > 1.5 * expected[0]

@@ -5,13 +5,17 @@ import re
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import awkward as ak
+import numpy as np
+import pandas as pd
 import pyhf
 import pytest
 import uproot
 
 from conftest import ROOT
+from mlhep.report import CHROMIUM, check_report
 
 pytestmark = pytest.mark.slow
 
@@ -41,7 +45,7 @@ def workflow_run(tmp_path_factory):
 
 def test_final_outputs_exist_and_are_well_formed(workflow_run):
     summary = json.loads((workflow_run / "results/generation/summary.json").read_text())
-    assert set(summary) == {"qcd_dijet", "wprime_xy", "zjets_nominal", "zjets_alt"}
+    assert set(summary) == {"qcd_dijet", "wprime_xy", "wprime_3000", "wprime_4000", "wprime_4500", "zjets_nominal", "zjets_alt"}
     for sample in summary.values():
         cutflow = list(sample["cutflow"].values())
         assert cutflow[0] >= cutflow[1] > 0
@@ -55,7 +59,7 @@ def test_final_outputs_exist_and_are_well_formed(workflow_run):
         columns = ak.from_parquet(workflow_run / f"results/columns/{sample}.parquet")
         counts = list(cutflow.values())
         assert counts == sorted(counts, reverse=True) and counts[-1] > 0
-        region, observable = ("inclusive", "mjj") if sample in ("qcd_dijet", "wprime_xy") else ("reco", "mass")
+        region, observable = ("reco", "mass") if sample.startswith("zjets") else ("inclusive", "mjj")
         with uproot.open(workflow_run / f"results/hists/{sample}.root") as hists:
             for variation in ("nominal", "jes_up", "jes_down", "jer"):
                 assert hists[f"{region}/{observable}/{variation}"].to_hist().sum().value > 0
@@ -76,12 +80,40 @@ def test_final_outputs_exist_and_are_well_formed(workflow_run):
     pyhf.schema.validate(workspace, "workspace.json")
     modifiers = {m["type"] for channel in workspace["channels"] for sample in channel["samples"] for m in sample["modifiers"]}
     assert {"normfactor", "staterror", "histosys", "normsys"} <= modifiers
-    assert {"prefit_tagged_mjj.png", "postfit_tagged_mjj.pdf", "pulls.png"} <= {p.name for p in (workflow_run / "results/plots/fits/tagged_search").iterdir()}
+    parameters = {m["name"] for channel in workspace["channels"] for sample in channel["samples"] for m in sample["modifiers"]}
+    assert {"dijet_fit_0", "dijet_fit_1", "jes", "jer"} <= parameters  # the smoothed QCD template's shape uncertainties
+    limits = json.loads((workflow_run / "results/fits/tagged_search/limits.json").read_text())
+    assert [point["mass"] for point in limits] == [3000, 3500, 4000, 4500]
+    assert all(0 < point["upper_limit_exp"][0] < point["upper_limit_exp"][2] < point["upper_limit_exp"][4] for point in limits)
+    ranked = json.loads((workflow_run / "results/fits/tagged_search/ranking.json").read_text())
+    assert {row["parameter"] for row in ranked} >= {"jes", "jer", "dijet_fit_0"}
+    plots = {p.name for p in (workflow_run / "results/plots/fits/tagged_search").iterdir()}
+    assert {"prefit_tagged_mjj.png", "postfit_tagged_mjj.pdf", "pulls.png", "ranking.png", "limit_vs_mass.png"} <= plots
+    tables = {p.name for p in (workflow_run / "results/tables").iterdir()}
+    assert tables == {"cutflow.html", "taggers.html", "fit_tagged_search.html", "limits_tagged_search.html", "generation.html", "unfolding.html"}
+    assert "disco_lambda_30" in (workflow_run / "results/tables/taggers.html").read_text()
+    unfolding = json.loads((workflow_run / "results/unfolding/metrics.json").read_text())
+    observables = ["mass", "multiplicity", "width", "tau21", "zg", "lnrho"]
+    assert list(unfolding["observables"]) == observables and unfolding["iterations"] == 2
+    assert all(set(metrics) == {"omnifold", "ibu", "prior"} and all(v >= 0 for v in metrics.values()) for metrics in unfolding["observables"].values())
+    weights = pd.read_parquet(workflow_run / "results/unfolding/weights.parquet")
+    assert list(weights.columns) == ["event", "pass_truth", "nominal", "bootstrap_0", "bootstrap_1", "jes_up"]
+    assert np.all(np.isfinite(weights.nominal)) and weights.nominal[weights.pass_truth].mean() == pytest.approx(1.0, abs=0.3)
+    assert {f"{o}.png" for o in observables} <= {p.name for p in (workflow_run / "results/plots/unfolding").iterdir()}
     table = (workflow_run / "results/cutflow/cutflow.csv").read_text().splitlines()
     assert table[0].startswith("sample,channel,step,events") and len(table) > 16
     logs = {p.relative_to(workflow_run / "logs").parts[0].removesuffix(".log") for p in (workflow_run / "logs").rglob("*.log")}
-    assert logs == {"generate", "validate_generation", "process", "cutflow_table", "train_tagger", "summarize_taggers", "fit_search"}
+    assert logs == {"generate", "validate_generation", "process", "cutflow_table", "train_tagger", "summarize_taggers", "fit_search", "metrics_table", "unfold"}
     assert len(list((workflow_run / "benchmarks").rglob("*.tsv"))) == len(list((workflow_run / "logs").rglob("*.log")))
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"headless check needs Debian's chromium at {CHROMIUM}")
+def test_report_renders_every_figure_and_table_in_headless_chromium(workflow_run):
+    _snakemake(workflow_run, "--report", "report.html")
+    rendered = check_report(workflow_run / "report.html")
+    figures = {str(p.relative_to(workflow_run)) for p in (workflow_run / "results/plots").rglob("*.png")}
+    assert set(rendered["figures"]) == figures and len(figures) > 20
+    assert set(rendered["tables"]) == {str(p.relative_to(workflow_run)) for p in (workflow_run / "results/tables").iterdir()}
 
 
 def test_second_run_has_nothing_to_do(workflow_run):
@@ -102,22 +134,22 @@ def _planned_after_edit(workdir, old, new):
 
 def test_changing_one_sample_reruns_only_that_sample_and_its_descendants(workflow_run):
     planned = _planned_after_edit(workflow_run, "zjets_alt: {shards: 1, events_per_shard: 150}", "zjets_alt: {shards: 1, events_per_shard: 140}")
-    assert planned == {"generate": 1, "validate_generation": 1, "process": 1, "cutflow_table": 1, "all": 1}, planned
+    assert planned == {"generate": 1, "validate_generation": 1, "process": 1, "cutflow_table": 1, "unfold": 1, "metrics_table": 3, "all": 1}, planned
 
 
 def test_changing_a_selection_reruns_only_the_processing_of_that_channel(workflow_run):
     planned = _planned_after_edit(workflow_run, "processing:\n", "processing:\n  channels:\n    zjets: {z_min_pt: 150.0}\n")
-    assert planned == {"process": 2, "cutflow_table": 1, "all": 1}, planned
+    assert planned == {"process": 2, "cutflow_table": 1, "unfold": 1, "metrics_table": 2, "all": 1}, planned
 
 
 def test_changing_a_tagger_retrains_only_that_tagger(workflow_run):
     planned = _planned_after_edit(workflow_run, "bdt: {n_estimators: 20}", "bdt: {n_estimators: 21}")
-    assert planned == {"train_tagger": 1, "summarize_taggers": 1, "all": 1}, planned
+    assert planned == {"train_tagger": 1, "summarize_taggers": 1, "metrics_table": 1, "all": 1}, planned
 
 
 def test_adding_a_lambda_trains_only_the_new_point_of_the_scan(workflow_run):
     planned = _planned_after_edit(workflow_run, "disco: {lambdas: [0, 30]", "disco: {lambdas: [0, 30, 50]")
-    assert planned == {"train_tagger": 1, "summarize_taggers": 1, "all": 1}, planned
+    assert planned == {"train_tagger": 1, "summarize_taggers": 1, "metrics_table": 1, "all": 1}, planned
 
 
 def test_invalid_config_stops_with_the_key_named(workflow_run):

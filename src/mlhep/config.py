@@ -29,16 +29,26 @@ def check_config(config):
     for name, analysis in config.get("fits", {}).items():
         for key in ("signal", "background"):
             _check_dijet_sample(config, f"fits.{name}.{key}", analysis[key])
+        for sample in analysis.get("mass_points", {}):
+            _check_dijet_sample(config, f"fits.{name}.mass_points", sample)
         if analysis["tagger"] not in taggers:
             raise InvalidConfig(f"fits.{name}.tagger: unknown tagger '{analysis['tagger']}' (trained: {', '.join(taggers)})")
+    unfolding = config.get("unfolding")
+    if unfolding:
+        for key in ("simulation", "data"):
+            _check_sample(config, f"unfolding.{key}", unfolding[key], "zjets")
     return config
 
 
 def _check_dijet_sample(config, key, sample):
+    _check_sample(config, key, sample, "dijet")
+
+
+def _check_sample(config, key, sample, channel):
     if sample not in config["samples"]:
         raise InvalidConfig(f"{key}: unknown sample '{sample}' (defined: {', '.join(sorted(config['samples']))})")
-    if config["samples"][sample]["channel"] != "dijet":
-        raise InvalidConfig(f"{key}: sample '{sample}' is not a dijet-channel sample")
+    if config["samples"][sample]["channel"] != channel:
+        raise InvalidConfig(f"{key}: sample '{sample}' is not a {channel}-channel sample")
 
 
 def tagger_models(models):

@@ -1,6 +1,6 @@
 """Domain exceptions: each message names the file, key or branch at fault."""
 
-__all__ = ["BadInputFile", "EmptySelection", "InvalidConfig", "MissingBranch", "MlhepError", "OptionalBranchWarning"]
+__all__ = ["BadInputFile", "EmptySelection", "InvalidConfig", "InvalidInput", "MissingBranch", "MlhepError", "OptionalBranchWarning"]
 
 
 class MlhepError(Exception):
@@ -9,6 +9,10 @@ class MlhepError(Exception):
 
 class InvalidConfig(MlhepError):
     """A configuration value is missing, of the wrong type or inconsistent."""
+
+
+class InvalidInput(MlhepError):
+    """Arrays passed to a method have the wrong shape, NaN or infinite values, or bad weights."""
 
 
 class BadInputFile(MlhepError):

@@ -11,6 +11,7 @@ SAMPLES = config["samples"]
 GENERATED = [name for name, sample in SAMPLES.items() if "process" in sample]
 TAGGERS = tagger_models(config["taggers"]["models"])
 FITS = config.get("fits", {})
+UNFOLDING = config.get("unfolding")
 
 
 wildcard_constraints:
@@ -47,9 +48,21 @@ def generation_spec(wildcards):
     return asdict(SampleSpec.from_config(config, wildcards.sample))
 
 
+def fit_signal_samples(analysis):
+    """The signal sample of a fit, then its other mass points."""
+    fit = FITS[analysis]
+    return list(dict.fromkeys([fit["signal"], *fit.get("mass_points", {})]))
+
+
+# metrics tables of the report: {table name: the JSON of a stage}
+METRICS = {"cutflow": "results/cutflow/cutflow.csv", "taggers": "results/taggers/summary.json"}
+METRICS.update({f"fit_{analysis}": f"results/fits/{analysis}/results.json" for analysis in FITS})
+METRICS.update({f"limits_{analysis}": f"results/fits/{analysis}/limits.json" for analysis in FITS})
+if GENERATED:
+    METRICS["generation"] = "results/generation/summary.json"
+if UNFOLDING:
+    METRICS["unfolding"] = "results/unfolding/metrics.json"
+
+
 def final_outputs():
-    outputs = ["results/cutflow/cutflow.csv", "results/taggers/summary.json"]
-    outputs += expand("results/fits/{analysis}", analysis=FITS)
-    if GENERATED:
-        outputs.append("results/generation/summary.json")
-    return outputs
+    return expand("results/tables/{table}.html", table=METRICS)

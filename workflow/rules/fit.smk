@@ -1,10 +1,13 @@
 rule fit_search:
     input:
-        signal=lambda wildcards: f"results/columns/{FITS[wildcards.analysis]['signal']}.parquet",
+        signals=lambda wildcards: [f"results/columns/{sample}.parquet" for sample in fit_signal_samples(wildcards.analysis)],
         background=lambda wildcards: f"results/columns/{FITS[wildcards.analysis]['background']}.parquet",
         tagger=lambda wildcards: f"results/taggers/{FITS[wildcards.analysis]['tagger']}",
     output:
-        fit=directory("results/fits/{analysis}"),
+        results="results/fits/{analysis}/results.json",
+        workspace="results/fits/{analysis}/workspace.json",
+        limits="results/fits/{analysis}/limits.json",
+        ranking="results/fits/{analysis}/ranking.json",
         plots=report(
             directory("results/plots/fits/{analysis}"),
             patterns=["{name}.png"],
@@ -14,9 +17,11 @@ rule fit_search:
         ),
     params:
         analysis=lambda wildcards: FITS[wildcards.analysis],
+        signal_samples=lambda wildcards: fit_signal_samples(wildcards.analysis),
         tagger_kind=lambda wildcards: TAGGERS[FITS[wildcards.analysis]["tagger"]][0],
         systematics=config["processing"]["channels"]["dijet"],
         seed=config["seed"],
+        fit_dir=lambda wildcards: f"results/fits/{wildcards.analysis}",
     wildcard_constraints:
         analysis="[A-Za-z][A-Za-z0-9_]*",
     log:
@@ -28,6 +33,6 @@ rule fit_search:
         "../../envs/mlhep.yaml"
     resources:
         mem_mb=4000,
-        runtime=30,
+        runtime=60,
     script:
         "../../scripts/fit_search.py"

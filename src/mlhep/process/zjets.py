@@ -68,26 +68,31 @@ class ZJetsProcessor(processor.ProcessorABC):
             truth = self._observables(events, truth_jet, "GenJetAK8", "GenFatJetCands")
         else:
             pass_truth = np.zeros(len(events), dtype=bool)
+        reco_columns, passing = {}, {}
         for variation in VARIATIONS:
             jets = vary_jets(events.FatJet, events.event, variation, self.jes_uncertainty, self.jer_extra, self.seed)
             jets = jets[ak.argsort(jets.pt, axis=1, ascending=False)]
             selection, jet = self._select(events.Muon, jets)
-            pass_reco = selection.all(*CUTS)
+            pass_reco = passing[variation] = selection.all(*CUTS)
             reco = self._observables(events, jet, "FatJet", "FatJetPFCands")
             for name, spec in OBSERVABLES.items():
                 fill(hists, ("reco", name, variation), spec, reco[name][pass_reco], weights[pass_reco])
+            # the reco observables of every variation, for unfolding with varied response
+            suffix = "" if variation == "nominal" else f"_{variation}"
+            reco_columns.update({f"{k}_reco{suffix}": np.where(pass_reco, v, np.nan) for k, v in reco.items()})
+            reco_columns[f"pass_reco{suffix}"] = pass_reco
             if variation == "nominal":
                 out["cutflow"] = cutflow(selection, CUTS, len(events))
-                keep = pass_reco | pass_truth
-                columns = {f"{k}_reco": np.where(pass_reco, v, np.nan)[keep] for k, v in reco.items()}
-                if has_truth:
-                    columns.update({f"{k}_truth": np.where(pass_truth, v, np.nan)[keep] for k, v in truth.items()})
-                    out["cutflow_truth"] = cutflow(truth_selection, CUTS, len(events))
-                    for name, spec in OBSERVABLES.items():
-                        fill(hists, ("truth", name, "nominal"), spec, truth[name][pass_truth], weights[pass_truth])
-                columns.update(pass_reco=pass_reco[keep], pass_truth=pass_truth[keep], weight=weights[keep])
-                columns["event"] = ak.to_numpy(events.event[keep]).astype(np.uint64)
-                out["columns"] = [columns_table(columns)]
+        keep = np.logical_or.reduce([*passing.values(), pass_truth])
+        columns = {name: values[keep] for name, values in reco_columns.items()}
+        if has_truth:
+            columns.update({f"{k}_truth": np.where(pass_truth, v, np.nan)[keep] for k, v in truth.items()})
+            out["cutflow_truth"] = cutflow(truth_selection, CUTS, len(events))
+            for name, spec in OBSERVABLES.items():
+                fill(hists, ("truth", name, "nominal"), spec, truth[name][pass_truth], weights[pass_truth])
+        columns.update(pass_truth=pass_truth[keep], weight=weights[keep])
+        columns["event"] = ak.to_numpy(events.event[keep]).astype(np.uint64)
+        out["columns"] = [columns_table(columns)]
         out["hists"] = hists
         return out
 

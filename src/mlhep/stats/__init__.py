@@ -12,23 +12,28 @@ from mlhep.stats.fit import (
     upper_limits,
     write_results,
 )
-from mlhep.stats.plots import plot_brazil, plot_pulls, plot_stack
+from mlhep.stats.dijet_function import DijetFit, dijet_shape, fit_dijet_function
+from mlhep.stats.plots import plot_brazil, plot_pulls, plot_ranking, plot_stack
 from mlhep.stats.workspace import MIN_YIELD, SampleInput, build_workspace, expected_yields, read_hists, sample_from_hists
 
 __all__ = [
+    "DijetFit",
     "MIN_YIELD",
     "SampleInput",
     "ScanTooShort",
     "best_fit",
     "build_workspace",
     "cls_at",
+    "dijet_shape",
     "discovery_significance",
     "expected_yields",
+    "fit_dijet_function",
     "fit_workspace",
     "limit_vs_mass",
     "model_and_data",
     "plot_brazil",
     "plot_pulls",
+    "plot_ranking",
     "plot_stack",
     "ranking",
     "read_hists",

@@ -1,7 +1,7 @@
 """Maximum-likelihood fit, CLs, upper limits and discovery significance of a pyhf workspace.
 
 Every fit uses pyhf's numpy backend. The best fit uses MINUIT (strategy 0) for the Hesse
-uncertainties; hypothesis tests and limit scans use scipy's SLSQP, 1.6x faster on the tagged
+uncertainties; hypothesis tests, limit scans and the ranking's refits use scipy's SLSQP, 1.6x faster on the tagged
 search's limit scan with the same limits to 1e-4. A fit that fails is redone with MINUIT
 strategy 1 (strategy 0 left invalid minima in that limit scan).
 """
@@ -17,6 +17,7 @@ from mlhep.errors import MlhepError
 from mlhep.io import write_json
 
 __all__ = [
+    "ScanTooLong",
     "ScanTooShort",
     "best_fit",
     "cls_at",
@@ -34,6 +35,14 @@ CLS_LEVEL = 0.05
 
 class ScanTooShort(MlhepError):
     """A CLs curve does not fall below the CLs level inside the POI scan."""
+
+
+class ScanTooLong(MlhepError):
+    """CLs is not finite at the end of the POI scan (``last_finite``: the scan points before)."""
+
+    def __init__(self, message, last_finite):
+        super().__init__(message)
+        self.last_finite = last_finite
 
 
 def _minimize(call, first="scipy"):
@@ -92,23 +101,25 @@ def _free_poi_bounds(model):
     return bounds
 
 
+def _prefit_widths(model):
+    """Pre-fit width of every parameter (its constraint's sigma), 0 for unconstrained ones."""
+    widths = np.zeros(len(model.config.par_names))
+    for name in model.config.par_order:
+        param_set = model.config.param_set(name)
+        if param_set.constrained:
+            widths[model.config.par_slice(name)] = param_set.width()
+    return widths
+
+
 def _pulls(model, values, uncertainties):
     """``{parameter: (pull, uncertainty)}`` of the floating constrained parameters, in units of
     their pre-fit width (so staterror gammas, centred at 1, read like the alphas)."""
-    pulls = {}
-    fixed = model.config.suggested_fixed()
-    inits = model.config.suggested_init()
-    for name in model.config.par_order:
-        param_set = model.config.param_set(name)
-        if not param_set.constrained:
-            continue
-        indices = range(model.config.par_slice(name).start, model.config.par_slice(name).stop)
-        for index, width in zip(indices, param_set.width()):
-            if fixed[index]:
-                continue
-            label = model.config.par_names[index]
-            pulls[label] = (float((values[index] - inits[index]) / width), float(uncertainties[index] / width))
-    return pulls
+    fixed, inits, widths = model.config.suggested_fixed(), model.config.suggested_init(), _prefit_widths(model)
+    return {
+        label: (float((values[i] - inits[i]) / widths[i]), float(uncertainties[i] / widths[i]))
+        for i, label in enumerate(model.config.par_names)
+        if widths[i] > 0 and not fixed[i]
+    }
 
 
 def best_fit(spec):
@@ -136,11 +147,12 @@ def _hypotest_bounds(model, largest_poi):
     return bounds
 
 
-def upper_limits(spec, scan):
+def upper_limits(spec, scan, expected_only=False):
     """95 % CL CLs upper limits on the POI from a linear ``scan``: (observed, [5 expected, -2..+2 sigma]).
 
-    Raises ScanTooShort when a CLs curve does not fall below 0.05 inside the scan, since the
-    interpolated limit would then be the scan's end.
+    Raises ScanTooShort when a CLs curve (the expected ones only, with ``expected_only``) does
+    not fall below 0.05 inside the scan, since the interpolated limit would then be the scan's
+    end, and ScanTooLong when CLs is not finite at the end of the scan.
     """
     model, data = model_and_data(spec)
     scan = np.asarray(scan, dtype=np.float64)
@@ -150,8 +162,12 @@ def upper_limits(spec, scan):
             data, model, scan, level=CLS_LEVEL, return_results=True, test_stat="qtilde", par_bounds=bounds
         )
     )
-    last_obs, last_exp = points[-1]
-    if max(float(last_obs), *map(float, last_exp)) >= CLS_LEVEL:
+    curves = np.array([[float(obs), *map(float, exp)] for obs, exp in points])[:, 1 if expected_only else 0 :]
+    finite = np.all(np.isfinite(curves), axis=1)
+    if not finite.all():
+        # far above the limit CLb underflows and CLs = 0 / 0: the scan overshoots
+        raise ScanTooLong(f"CLs is not finite from poi = {scan[np.argmin(finite)]:g} on; end the scan before it", last_finite=scan[: np.argmin(finite)])
+    if curves[-1].max() >= CLS_LEVEL:
         raise ScanTooShort(f"the POI scan up to {scan.max():g} does not exclude CLs < {CLS_LEVEL}; extend the scan")
     return float(observed), [float(limit) for limit in expected]
 
@@ -161,14 +177,34 @@ def _default_scan(mu_hat, mu_unc, points):
     return np.linspace(0.0, max(mu_hat, 0.0) + 5.0 * mu_unc, points)
 
 
-def _limits_with_widening_scan(spec, scan, tries=3):
-    """``upper_limits`` on ``scan``, doubling its range while it is too short."""
+def _limits_with_widening_scan(spec, scan, tries=3, expected_only=False):
+    """``upper_limits`` on ``scan``, doubling its range while it is too short and ending it at
+    its last finite CLs while it overshoots."""
     for _ in range(tries - 1):
         try:
-            return upper_limits(spec, scan), scan
+            return upper_limits(spec, scan, expected_only), scan
         except ScanTooShort:
             scan = 2.0 * scan
-    return upper_limits(spec, scan), scan
+        except ScanTooLong as error:
+            scan = np.linspace(0.0, error.last_finite[-1], len(scan)) if len(error.last_finite) > 1 else 0.5 * scan
+    return upper_limits(spec, scan, expected_only), scan
+
+
+def _resolved_limits(spec, scan):
+    """Limits from a widening scan; when the expected band spans fewer than three scan steps
+    (a coarse scan, or a strong signal in the data that puts the observed limit far above the
+    band), the band is scanned again over its own range so that its five quantiles are
+    resolved, and the observed limit too when it lies inside that range."""
+    (observed, expected), scan = _limits_with_widening_scan(spec, scan)
+    band = scan
+    for _ in range(3):
+        if expected[4] - expected[0] >= 3 * (band[1] - band[0]):
+            break
+        band = np.linspace(0.0, 2.0 * expected[4], len(scan))
+        inside = observed < band[-1]  # then the finer scan resolves the observed limit too
+        (refined, expected), band = _limits_with_widening_scan(spec, band, expected_only=not inside)
+        observed = refined if inside else observed
+    return observed, expected, scan
 
 
 def cls_at(spec, test_poi=1.0):
@@ -202,7 +238,7 @@ def fit_workspace(spec, *, poi_scan=None, test_poi=1.0, scan_points=16):
     cls_obs, cls_exp = cls_at(spec, test_poi)
     significance, significance_exp = discovery_significance(spec)
     if poi_scan is None:
-        (limit_obs, limit_exp), scan = _limits_with_widening_scan(spec, _default_scan(results["mu_hat"], results["mu_unc"], scan_points))
+        limit_obs, limit_exp, scan = _resolved_limits(spec, _default_scan(results["mu_hat"], results["mu_unc"], scan_points))
     else:
         scan = np.asarray(poi_scan, dtype=np.float64)
         limit_obs, limit_exp = upper_limits(spec, scan)
@@ -236,14 +272,28 @@ def limit_vs_mass(points):
 
 
 def ranking(spec):
-    """Nuisance parameters ranked by their impact on the POI (cabinetry): a list of
-    ``{"parameter", "prefit_up", "prefit_down", "postfit_up", "postfit_down"}``, largest
-    post-fit impact first."""
-    import cabinetry
-
+    """Nuisance parameters ranked by their impact on the POI: the change of mu-hat when the
+    parameter is fixed at its best-fit value shifted by +-1 pre-fit and post-fit sigma (clipped
+    to its bounds: a staterror gamma one sigma below a nearly empty bin would be negative) and
+    the others refitted. Returns a list of ``{"parameter", "prefit_up", "prefit_down",
+    "postfit_up", "postfit_down"}``, largest post-fit impact first. Unconstrained parameters
+    have no pre-fit impact.
+    """
     model, data = model_and_data(spec)
-    result = cabinetry.fit.ranking(model, data)
-    impacts = zip(result.labels, result.prefit_up, result.prefit_down, result.postfit_up, result.postfit_down)
-    keys = ("parameter", "prefit_up", "prefit_down", "postfit_up", "postfit_down")
-    ranked = [dict(zip(keys, (label, *map(float, values)))) for label, *values in impacts]
+    bounds = _free_poi_bounds(model)
+    result = _minimize(lambda: pyhf.infer.mle.fit(data, model, par_bounds=bounds, return_uncertainties=True), first="minuit")
+    values, postfit = result[:, 0], result[:, 1]
+    prefit, fixed, poi = _prefit_widths(model), model.config.suggested_fixed(), model.config.poi_index
+    ranked = []
+    for index, label in enumerate(model.config.par_names):
+        if index == poi or fixed[index]:
+            continue
+        row = {"parameter": label}
+        for key, shift in (("prefit_up", prefit[index]), ("prefit_down", -prefit[index]), ("postfit_up", postfit[index]), ("postfit_down", -postfit[index])):
+            init = values.copy()
+            init[index] = np.clip(values[index] + shift, *bounds[index])
+            held = [*fixed[:index], True, *fixed[index + 1 :]]
+            refit = _minimize(lambda: pyhf.infer.mle.fit(data, model, init_pars=init.tolist(), fixed_params=held, par_bounds=bounds)) if shift else values
+            row[key] = float(refit[poi] - values[poi])
+        ranked.append(row)
     return sorted(ranked, key=lambda row: -max(abs(row["postfit_up"]), abs(row["postfit_down"])))

@@ -1,11 +1,11 @@
-"""Fit plots: stacked pre-/post-fit yields with data, Brazil band of limits, nuisance-parameter pulls."""
+"""Fit plots: stacked pre-/post-fit yields with data, Brazil band of limits, pulls and ranking."""
 
 import numpy as np
 
 from mlhep.plotting import figure, save
 from mlhep.stats.fit import model_and_data
 
-__all__ = ["plot_brazil", "plot_pulls", "plot_stack"]
+__all__ = ["plot_brazil", "plot_pulls", "plot_ranking", "plot_stack"]
 
 
 def _parameters(model, results_or_pars, postfit):
@@ -99,4 +99,22 @@ def plot_pulls(pulls, path):
     ax.set_xlim(-3, 3)
     ax.set_xlabel(r"$(\hat{\theta} - \theta_0) / \Delta\theta$")
     ax.set_title("nuisance-parameter pulls")
+    save(fig, path)
+
+
+def plot_ranking(impacts, path, top=15):
+    """Impact on the POI of the ``top`` ranked nuisance parameters: post-fit (filled) and pre-fit
+    (open) shifts of mu-hat when the parameter moves up (blue) or down (red) by one sigma."""
+    shown = impacts[:top][::-1]
+    positions = np.arange(len(shown))
+    fig, ax = figure(figsize=(10, max(4, 0.4 * len(shown) + 2)), layout="constrained")
+    for direction, colour in (("up", "tab:blue"), ("down", "tab:red")):
+        prefit = [row[f"prefit_{direction}"] for row in shown]
+        postfit = [row[f"postfit_{direction}"] for row in shown]
+        ax.barh(positions, prefit, height=0.7, fill=False, edgecolor=colour)
+        ax.barh(positions, postfit, height=0.7, color=colour, alpha=0.7, label=r"$+1\sigma$" if direction == "up" else r"$-1\sigma$")
+    ax.axvline(0, color="grey", linewidth=1)
+    ax.set_yticks(positions, [row["parameter"] for row in shown], fontsize="small")
+    ax.set_xlabel(r"$\Delta\hat{\mu}$ (filled: post-fit, open: pre-fit)")
+    ax.legend(loc="lower right")
     save(fig, path)

@@ -1,0 +1,29 @@
+"""Unfolding benchmark: OmniFold against IBU and the prior in a finished run's metrics."""
+
+import json
+from pathlib import Path
+
+__all__ = ["bench_unfolding"]
+
+
+def bench_unfolding(metrics_path, max_prior_fraction=0.3, min_better_than_ibu=5):
+    """The targets of the unfolding stage on ``results/unfolding/metrics.json``: OmniFold's
+    triangular discriminator below IBU's for at least ``min_better_than_ibu`` observables, and
+    on average at most ``max_prior_fraction`` of the prior's (the mean of the per-observable
+    ratios, and the ratio of the means, both reported)."""
+    metrics = json.loads(Path(metrics_path).read_text())
+    observables = metrics["observables"]
+    better = [name for name, m in observables.items() if m["omnifold"] < m["ibu"]]
+    ratios = {name: m["omnifold"] / m["prior"] for name, m in observables.items()}
+    mean_ratio = sum(ratios.values()) / len(ratios)
+    ratio_of_means = sum(m["omnifold"] for m in observables.values()) / sum(m["prior"] for m in observables.values())
+    return {
+        "metrics": str(metrics_path),
+        "observables": observables,
+        "omnifold_over_prior": ratios,
+        "mean_omnifold_over_prior": mean_ratio,
+        "omnifold_over_prior_of_means": ratio_of_means,
+        "better_than_ibu": better,
+        "seconds_per_iteration": metrics["seconds_per_iteration"],
+        "target_met": len(better) >= min_better_than_ibu and mean_ratio <= max_prior_fraction,
+    }

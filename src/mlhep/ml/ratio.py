@@ -1,0 +1,308 @@
+"""Density ratios from class-balanced classifiers, with monotone calibration and reliability curves."""
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from mlhep.errors import InvalidConfig, InvalidInput, MlhepError
+from mlhep.io import write_json
+from mlhep.ml.models import MLPClassifier
+from mlhep.ml.training import TrainConfig
+
+__all__ = [
+    "CALIBRATIONS",
+    "DensityRatio",
+    "MonotoneMap",
+    "balanced_weights",
+    "check_features",
+    "check_weights",
+    "fit_calibration",
+    "isotonic",
+    "plot_calibration",
+    "reliability_curve",
+]
+
+CALIBRATIONS = ("histogram", "isotonic")
+
+
+def check_features(X, name="X"):
+    """``X`` as a float64 (events, features) array, a 1-d array being one feature; InvalidInput
+    when it is not 1- or 2-d, has no events, or holds a NaN or infinite value."""
+    X = np.asarray(X, dtype=np.float64)
+    if X.ndim == 1:
+        X = X[:, None]
+    if X.ndim != 2 or len(X) == 0:
+        raise InvalidInput(f"{name}: expected a non-empty (events, features) array, got shape {X.shape}")
+    bad = ~np.isfinite(X)
+    if bad.any():
+        raise InvalidInput(f"{name}: {bad.any(axis=1).sum()} events with NaN or infinite features")
+    return X
+
+
+def check_weights(w, n, name="weights"):
+    """Per-event weights as float64, ones when ``w`` is None; InvalidInput unless there is one
+    finite, non-negative weight per event and not all are zero."""
+    if w is None:
+        return np.ones(n)
+    w = np.asarray(w, dtype=np.float64)
+    if w.shape != (n,):
+        raise InvalidInput(f"{name}: expected shape ({n},), one weight per event, got {w.shape}")
+    if not np.all(np.isfinite(w)) or np.any(w < 0) or w.sum() <= 0:
+        raise InvalidInput(f"{name}: weights must be finite, non-negative and not all zero")
+    return w
+
+
+def balanced_weights(label, weight):
+    """Weights scaled so that both classes sum to half the number of events: the classifier's
+    s / (1 - s) then estimates p_1(x) / p_0(x) whatever the sample sizes."""
+    out = np.array(weight, dtype=np.float64)
+    for cls in (0, 1):
+        mask = label == cls
+        out[mask] *= 0.5 * len(label) / out[mask].sum()
+    return out
+
+
+def isotonic(values, weights):
+    """Weighted least-squares non-decreasing fit of ``values`` (in their given order) by
+    pool-adjacent-violators; returns the fitted values."""
+    blocks = []  # [weighted mean, weight, count]
+    for value, weight in zip(values, weights):
+        blocks.append([value, weight, 1])
+        while len(blocks) > 1 and blocks[-2][0] >= blocks[-1][0]:
+            (v2, w2, n2), (v1, w1, n1) = blocks.pop(), blocks[-1]
+            blocks[-1] = [(v1 * w1 + v2 * w2) / (w1 + w2) if w1 + w2 > 0 else v2, w1 + w2, n1 + n2]
+    return np.repeat([b[0] for b in blocks], [b[2] for b in blocks])
+
+
+@dataclass
+class MonotoneMap:
+    """Non-decreasing piecewise-linear map through knots ``(x, y)``, constant beyond the ends."""
+
+    x: np.ndarray
+    y: np.ndarray
+
+    def __call__(self, score):
+        return np.interp(score, self.x, self.y)
+
+    def to_dict(self):
+        return {"x": np.asarray(self.x).tolist(), "y": np.asarray(self.y).tolist()}
+
+    @classmethod
+    def from_dict(cls, saved):
+        return cls(np.array(saved["x"], dtype=np.float64), np.array(saved["y"], dtype=np.float64))
+
+
+def fit_calibration(score, label, weight=None, method="isotonic", bins=20):
+    """Monotone map from a classifier score to the observed fraction of class 1.
+
+    ``isotonic``: pool-adjacent-violators on the events sorted by score (Zadrozny and Elkan,
+    KDD 2002); ``histogram``: the class-1 fraction in ``bins`` equally populated score bins,
+    made non-decreasing by the same algorithm. The knots are at the mean score of each block or
+    bin and the map interpolates linearly between them, so that the calibrated ratio stays
+    continuous (Cranmer, Pavez, Louppe, arXiv:1506.02169, calibrate the classifier's score on
+    held-out data before turning it into a ratio).
+
+    Args:
+        score, label: (n,) arrays; label 1 for the numerator class, 0 otherwise.
+        weight: (n,) event weights, balanced between the classes by the caller.
+        method: one of CALIBRATIONS.
+        bins: number of histogram bins.
+
+    Returns:
+        MonotoneMap.
+    """
+    if method not in CALIBRATIONS:
+        raise InvalidConfig(f"calibration {method!r}: choose from {CALIBRATIONS} or None")
+    score = np.asarray(score, dtype=np.float64)
+    weight = check_weights(weight, len(score))
+    if method == "isotonic":
+        # equal scores form one point, so that no two knots share an x
+        group = np.unique(score, return_inverse=True)[1]
+    else:
+        edges = np.unique(np.quantile(score, np.linspace(0, 1, bins + 1)[1:-1]))
+        group = np.searchsorted(edges, score, side="right")
+    group = np.unique(group, return_inverse=True)[1]
+    total = np.bincount(group, weight)
+    keep = total > 0
+    x = np.bincount(group, weight * score)[keep] / total[keep]
+    fraction = np.bincount(group, weight * (np.asarray(label) == 1))[keep] / total[keep]
+    return MonotoneMap(x, isotonic(fraction, total[keep]))
+
+
+def reliability_curve(score, label, weight=None, bins=10):
+    """Reliability (calibration) curve on held-out data.
+
+    Args:
+        score: (n,) predicted probabilities of class 1.
+        label: (n,) 1 or 0.
+        weight: event weights (balance the classes when the score estimates a ratio).
+        bins: equal-width bins in [0, 1]; empty bins are left out.
+
+    Returns:
+        (mean predicted probability, observed fraction of class 1), one entry per filled bin.
+    """
+    score = np.asarray(score, dtype=np.float64)
+    weight = check_weights(weight, len(score))
+    index = np.clip((score * bins).astype(int), 0, bins - 1)
+    total = np.bincount(index, weight, bins)
+    filled = total > 0
+    predicted = np.bincount(index, weight * score, bins)[filled] / total[filled]
+    observed = np.bincount(index, weight * (np.asarray(label) == 1), bins)[filled] / total[filled]
+    return predicted, observed
+
+
+def plot_calibration(curves, stem):
+    """Reliability curves ``{label: (predicted, observed)}`` against the diagonal, saved as
+    ``stem``.pdf/png."""
+    from mlhep.plotting import figure, save
+
+    fig, ax = figure()
+    ax.plot([0, 1], [0, 1], color="grey", linestyle="--", label="perfectly calibrated")
+    for name, (predicted, observed) in curves.items():
+        ax.plot(predicted, observed, marker="o", label=name)
+    ax.set(xlabel="mean predicted probability", ylabel="observed fraction", xlim=(0, 1), ylim=(0, 1))
+    ax.legend()
+    save(fig, stem)
+
+
+def _split(n, fractions, rng):
+    """Boolean masks of a random split of n events: the rest, then one part per fraction."""
+    part = np.searchsorted(np.cumsum(fractions), rng.random(n), side="right")
+    return [part == len(fractions)] + [part == i for i in range(len(fractions))]
+
+
+@dataclass
+class DensityRatio:
+    """r(x) = p_num(x) / p_den(x) from a classifier trained to separate the two samples.
+
+    With classes weighted to equal sums, the optimal score is s = p_num / (p_num + p_den), so
+    r = s / (1 - s) (Cranmer, Pavez, Louppe, arXiv:1506.02169). The classifier is an
+    mlhep MLPClassifier: an ensemble of ``ensemble`` networks whose probabilities are averaged
+    before the ratio is taken. Scores are clipped to [clip, 1 - clip], which bounds |log r| by
+    log((1 - clip) / clip). With ``calibration`` set, s is replaced by a monotone map of s
+    fitted on a held-out split of both samples.
+
+    Attributes:
+        hidden: widths of the hidden layers.
+        ensemble: number of networks (seeds train.seed, train.seed + 1, ...).
+        train: TrainConfig (or its dict) of the shared training loop.
+        calibration: None, "histogram" or "isotonic"; calibration_bins: histogram bins.
+        validation_fraction, calibration_fraction: held-out parts of each sample; the
+            calibration split is only taken when calibrating.
+        clip: probability clipping; seed: seed of the split.
+    """
+
+    hidden: tuple = (64, 64)
+    ensemble: int = 3
+    train: TrainConfig = field(default_factory=TrainConfig)
+    calibration: str | None = None
+    calibration_bins: int = 20
+    validation_fraction: float = 0.2
+    calibration_fraction: float = 0.2
+    clip: float = 1e-6
+    seed: int = 0
+
+    def __post_init__(self):
+        if isinstance(self.train, dict):
+            self.train = TrainConfig(**self.train)
+        self.hidden = tuple(self.hidden)
+        if self.calibration is not None and self.calibration not in CALIBRATIONS:
+            raise InvalidConfig(f"calibration {self.calibration!r}: choose from {CALIBRATIONS} or None")
+        if not 0 < self.clip < 0.5:
+            raise InvalidConfig(f"clip {self.clip}: must lie in (0, 0.5)")
+        self.classifier, self.calibrator = None, None
+
+    def fit(self, numerator, denominator, numerator_weight=None, denominator_weight=None, progress=False):
+        """Train on two samples of the same features; returns self.
+
+        Args:
+            numerator, denominator: (n, features) arrays drawn from p_num and p_den; with
+                ``denominator`` None, the two densities are the ``numerator`` events under the
+                two weightings (a reweighting, as in OmniFold's step 2): each event then enters
+                once, with the soft label w_num / (w_num + w_den) and the weight w_num + w_den,
+                the same expected loss as two weighted copies with less noise.
+            numerator_weight, denominator_weight: optional per-event weights.
+            progress: show the training loop's progress bars.
+        """
+        numerator = check_features(numerator, "numerator")
+        w1 = check_weights(numerator_weight, len(numerator), "numerator_weight")
+        if denominator is None:
+            w0 = check_weights(denominator_weight, len(numerator), "denominator_weight")
+            X = numerator
+            w1, w0 = (w * 0.5 * len(X) / w.sum() for w in (w1, w0))
+            w = w1 + w0
+            y = np.divide(w1, w, out=np.full(len(X), 0.5), where=w > 0)
+        else:
+            denominator = check_features(denominator, "denominator")
+            if numerator.shape[1] != denominator.shape[1]:
+                raise InvalidInput(f"numerator has {numerator.shape[1]} features, denominator {denominator.shape[1]}")
+            X = np.concatenate([numerator, denominator])
+            y = np.concatenate([np.ones(len(numerator)), np.zeros(len(denominator))])
+            w = np.concatenate([w1, check_weights(denominator_weight, len(denominator), "denominator_weight")])
+        fractions = [self.validation_fraction] + ([self.calibration_fraction] if self.calibration else [])
+        parts = [self._data(X[m], y[m], w[m], soft=denominator is None) for m in _split(len(X), fractions, np.random.default_rng(self.seed))]
+        self.classifier = MLPClassifier(train=self.train, ensemble=self.ensemble, hidden=self.hidden)
+        self.classifier.fit(parts[0], parts[1], progress=progress)
+        if self.calibration:
+            score, cal = self.classifier.predict(parts[2]), parts[2]
+            self.calibrator = fit_calibration(score, cal["y"], cal["w"], self.calibration, self.calibration_bins)
+        return self
+
+    @staticmethod
+    def _data(X, y, w, soft=False):
+        if soft:
+            return {"X": X, "y": y, "w": w, "mass": np.zeros(len(y))}
+        if not (y == 1).any() or not (y == 0).any():
+            raise InvalidInput("too few events: a split of the samples holds only one class")
+        return {"X": X, "y": y, "w": balanced_weights(y, w), "mass": np.zeros(len(y))}
+
+    def ratio(self, X):
+        """p_num(x) / p_den(x) = s / (1 - s) per event."""
+        return np.exp(self.log_ratio(X))
+
+    def raw_score(self, X):
+        """Ensemble-averaged classifier probability of the numerator class, uncalibrated."""
+        if self.classifier is None:
+            raise MlhepError("DensityRatio: call fit (or load) first")
+        return self.classifier.predict({"X": check_features(X)})
+
+    def score(self, X):
+        """Calibrated (when configured) and clipped probability s(x) of the numerator class."""
+        s = self.raw_score(X)
+        return np.clip(s if self.calibrator is None else self.calibrator(s), self.clip, 1 - self.clip)
+
+    def log_ratio(self, X):
+        """log p_num(x) / p_den(x) = log s - log(1 - s) per event."""
+        s = self.score(X)
+        return np.log(s) - np.log1p(-s)
+
+    def log_mixture_ratios(self, X):
+        """(log p_num / p_mix, log p_den / p_mix) per event, p_mix = (p_num + p_den) / 2 the
+        balanced mixture: log 2s and log 2(1 - s). One classifier so gives both processes'
+        ratios to a common reference that covers the support of either."""
+        s = self.score(X)
+        return np.log(2 * s), np.log(2 * (1 - s))
+
+    def reliability(self, numerator, denominator, bins=10, calibrated=True):
+        """Reliability curve (see reliability_curve) on held-out samples, classes balanced."""
+        X = np.concatenate([check_features(numerator, "numerator"), check_features(denominator, "denominator")])
+        y = np.concatenate([np.ones(len(numerator)), np.zeros(len(denominator))])
+        score = self.score(X) if calibrated else self.raw_score(X)
+        return reliability_curve(score, y, balanced_weights(y, np.ones(len(y))), bins)
+
+    def save(self, folder):
+        """The classifier (its own save) in ``folder``/classifier, the rest in ``folder``/ratio.json."""
+        folder = Path(folder)
+        self.classifier.save(folder / "classifier")
+        write_json({"hyper": asdict(self), "calibrator": self.calibrator.to_dict() if self.calibrator else None}, folder / "ratio.json")
+
+    @classmethod
+    def load(cls, folder):
+        folder = Path(folder)
+        saved = json.loads((folder / "ratio.json").read_text())
+        ratio = cls(**saved["hyper"])
+        ratio.classifier = MLPClassifier.load(folder / "classifier")
+        ratio.calibrator = MonotoneMap.from_dict(saved["calibrator"]) if saved["calibrator"] else None
+        return ratio

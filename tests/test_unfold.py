@@ -1,0 +1,178 @@
+"""Unfolding: the triangular discriminator, OmniFold and IBU on Gaussian toys with known answers, bad inputs."""
+
+import numpy as np
+import pytest
+import torch
+
+from mlhep.errors import EmptySelection, InvalidConfig, MlhepError
+from mlhep.ml.training import TrainConfig
+from mlhep.unfold import (
+    bootstrap_weights,
+    ibu,
+    ibu_bootstrap,
+    normalized_histogram,
+    omnifold,
+    response_matrix,
+    triangular_discriminator,
+)
+
+N = 20000
+SMEARING = 0.5
+BINS = np.linspace(-3, 3, 25)
+# a fixed number of epochs: early stopping on these small samples often stops an epoch too soon
+TRAIN = TrainConfig(epochs=10, batch_size=256, learning_rate=1e-3, early_stopping=False, device="cpu")
+OPTIONS = {"hidden": (32, 32), "train": TRAIN}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Small networks train fastest on one thread, and do not fight other processes for the cores."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def toy(rng, mean, sigma, n=N, efficiency=False, fakes=0.0):
+    """Truth N(mean, sigma), reco = truth + N(0, 0.5). With ``efficiency`` an event passes reco with
+    probability 0.6 + 0.3 tanh(truth); ``fakes`` x n events pass reco only, reco N(0, 1.5)."""
+    truth = rng.normal(mean, sigma, n)
+    reco = truth + rng.normal(0, SMEARING, n)
+    pass_reco = rng.random(n) < 0.6 + 0.3 * np.tanh(truth) if efficiency else np.ones(n, bool)
+    n_fakes = int(fakes * n)
+    return {
+        "truth": np.concatenate([truth, np.full(n_fakes, np.nan)]),
+        "reco": np.concatenate([np.where(pass_reco, reco, np.nan), rng.normal(0, 1.5, n_fakes)]),
+        "pass_reco": np.concatenate([pass_reco, np.ones(n_fakes, bool)]),
+        "pass_truth": np.concatenate([np.ones(n, bool), np.zeros(n_fakes, bool)]),
+    }
+
+
+def moments(values, weights):
+    mean = np.average(values, weights=weights)
+    return mean, np.sqrt(np.average((values - mean) ** 2, weights=weights))
+
+
+def delta(values, weights, target):
+    return triangular_discriminator(np.histogram(values, BINS, weights=weights)[0], np.histogram(target, BINS)[0])
+
+
+def test_triangular_discriminator_known_values():
+    assert triangular_discriminator([1, 2, 3], [2, 4, 6]) == 0.0  # same shape, other normalization
+    assert triangular_discriminator([1, 0], [0, 1]) == pytest.approx(1000.0)  # disjoint
+    # p = (3/4, 1/4), q = (1/2, 1/2): 1/2 (1/16 / (5/4) + 1/16 / (3/4)) = 1/15
+    assert triangular_discriminator([3, 1, 0], [1, 1, 0]) == pytest.approx(1000 / 15)
+    assert normalized_histogram([0.5, 1.5, 1.5, np.nan, 9.0], [0, 1, 2]) == pytest.approx([1 / 3, 2 / 3])
+    weights = bootstrap_weights(50000, 2, seed=1)
+    assert weights.shape == (2, 50000)
+    assert weights.mean() == pytest.approx(1.0, abs=0.01) and weights.var() == pytest.approx(1.0, abs=0.02)
+    assert np.array_equal(weights, bootstrap_weights(50000, 2, seed=1))
+
+
+def test_omnifold_closure_keeps_unit_weights():
+    """Data: an independent draw of the simulated distributions; the weights stay ~1."""
+    sim, data = toy(np.random.default_rng(1), 0, 1), toy(np.random.default_rng(2), 0, 1)
+    result = omnifold(sim["reco"], sim["truth"], data["reco"], iterations=2, ensemble=2, **OPTIONS)
+    assert result.push_history.shape == (2, N) and len(result.seconds_per_iteration) == 2
+    assert result.weights.mean() == pytest.approx(1.0, abs=0.02)
+    assert result.weights.std() < 0.1
+    # the unfolded histogram agrees with the data truth within the statistical errors
+    unfolded, _ = np.histogram(sim["truth"], BINS, weights=result.weights)
+    variance, _ = np.histogram(sim["truth"], BINS, weights=result.weights**2)
+    truth, _ = np.histogram(data["truth"], BINS)
+    filled = truth > 0
+    chi2 = np.sum((unfolded - truth)[filled] ** 2 / (variance + truth)[filled])
+    assert chi2 / filled.sum() < 1.5
+
+
+def test_omnifold_recovers_gaussian_truth():
+    """Simulation N(0, 1), data N(0.2, 0.8), smeared by 0.5: mean and std recovered within 0.04.
+    Data events with zero weight (far off at x = 3) must not count."""
+    sim, data = toy(np.random.default_rng(3), 0, 1), toy(np.random.default_rng(4), 0.2, 0.8)
+    data_reco = np.concatenate([data["reco"], np.full(5000, 3.0)])
+    data_weights = np.concatenate([np.ones(N), np.zeros(5000)])
+    result = omnifold(sim["reco"][:, None], sim["truth"][:, None], data_reco[:, None], data_weights=data_weights, iterations=4, **OPTIONS)
+    mean, std = moments(sim["truth"], result.weights)
+    assert mean == pytest.approx(0.2, abs=0.04) and std == pytest.approx(0.8, abs=0.04)
+    prior = delta(sim["truth"], None, data["truth"])
+    unfolded = delta(sim["truth"], result.weights, data["truth"])
+    assert unfolded < 0.1 * prior
+    # the iterations converge: the last one changes the weights less than the first
+    steps = np.abs(np.diff(np.vstack([np.ones(N), result.push_history]), axis=0)).mean(axis=1)
+    assert steps[-1] < 0.5 * steps[0]
+
+
+def test_omnifold_with_efficiency_and_fakes():
+    """Efficiency 0.6 + 0.3 tanh(x) and 10 % fakes in simulation and data: the truth of all events
+    (detected or not) is recovered, mean and std within 0.04."""
+    sim, data = toy(np.random.default_rng(5), 0, 1, efficiency=True, fakes=0.1), toy(np.random.default_rng(6), 0.2, 0.8, efficiency=True, fakes=0.1)
+    selections = {"pass_reco": sim["pass_reco"], "pass_truth": sim["pass_truth"]}
+    result = omnifold(sim["reco"], sim["truth"], data["reco"][data["pass_reco"]], iterations=5, **selections, **OPTIONS)
+    truth, weights = sim["truth"][sim["pass_truth"]], result.weights[sim["pass_truth"]]
+    mean, std = moments(truth, weights)
+    assert mean == pytest.approx(0.2, abs=0.04) and std == pytest.approx(0.8, abs=0.04)
+    assert delta(truth, weights, data["truth"][data["pass_truth"]]) < 0.1 * delta(truth, None, data["truth"][data["pass_truth"]])
+    assert np.all(result.weights[~sim["pass_truth"]] == 1.0)  # fakes keep the simulation's weight
+
+
+def test_omnifold_respects_generator_weights():
+    """Simulation drawn from N(0, 1.5) with generator weights making it N(0, 1), data N(0, 1): no
+    reweighting is needed, so the weights stay ~1 (they would narrow the truth if ignored)."""
+    rng = np.random.default_rng(7)
+    sim, data = toy(rng, 0, 1.5, n=N), toy(rng, 0, 1, n=N)
+    generator = 1.5 * np.exp(-0.5 * sim["truth"] ** 2 + 0.5 * (sim["truth"] / 1.5) ** 2)
+    result = omnifold(sim["reco"], sim["truth"], data["reco"], sim_weights=generator, iterations=2, **OPTIONS)
+    assert np.average(result.weights, weights=generator) == pytest.approx(1.0, abs=0.02)
+    assert moments(sim["truth"], generator * result.weights)[1] == pytest.approx(1.0, abs=0.03)
+
+
+def test_ibu_recovers_gaussian_truth_with_efficiency_and_fakes():
+    rng = np.random.default_rng(8)
+    # a diagonal response unfolds exactly in one iteration
+    values = rng.normal(0, 1, 1000)
+    identity = response_matrix(values, values, np.ones(1000, bool), np.ones(1000, bool), BINS)
+    counts = rng.poisson(50, len(BINS) - 1).astype(float)
+    assert ibu(counts, identity, iterations=1) == pytest.approx(counts)
+
+    for efficiency, fakes, limit in ((False, 0.0, 2.0), (True, 0.1, 6.0)):
+        sim, data = toy(rng, 0, 1, 100000, efficiency, fakes), toy(rng, 0.2, 0.8, N, efficiency, fakes)
+        response = response_matrix(sim["reco"], sim["truth"], sim["pass_reco"], sim["pass_truth"], BINS)
+        observed = data["reco"][data["pass_reco"]]
+        unfolded = ibu(np.histogram(observed, BINS)[0], response, iterations=4)
+        truth, _ = np.histogram(data["truth"][data["pass_truth"]], BINS)
+        prior = triangular_discriminator(response.truth, truth)
+        assert triangular_discriminator(unfolded, truth) < min(limit, 0.1 * prior)
+        # corrected for efficiency and fakes: the unfolded total is the number of true events
+        assert unfolded.sum() == pytest.approx(truth.sum(), rel=0.03)
+    # fakes scaled with the data in each reco bin follow the signal: a worse result here
+    by_fraction = ibu(np.histogram(observed, BINS)[0], response, iterations=4, fakes="fraction")
+    assert triangular_discriminator(by_fraction, truth) > 2 * triangular_discriminator(unfolded, truth)
+    replicas = ibu_bootstrap(observed, response, replicas=50, seed=1)
+    assert replicas.mean(axis=0) == pytest.approx(unfolded, rel=0.1, abs=20)
+    assert replicas.sum(axis=1).std() / unfolded.sum() == pytest.approx(1 / np.sqrt(len(observed)), rel=0.4)
+
+
+def test_bad_inputs_raise_clear_errors():
+    rng = np.random.default_rng(9)
+    x = rng.normal(0, 1, (100, 2))
+    with pytest.raises(InvalidConfig, match="sim_truth has 99 rows"):
+        omnifold(x, x[:99], x, **OPTIONS)
+    with pytest.raises(InvalidConfig, match="data_reco has 1 features"):
+        omnifold(x, x, x[:, :1], **OPTIONS)
+    with pytest.raises(InvalidConfig, match="non-finite features in 100 of 100 selected rows"):
+        omnifold(np.full((100, 2), np.nan), x, x, **OPTIONS)
+    with pytest.raises(InvalidConfig, match="data_reco has non-finite"):
+        omnifold(x, x, np.full((10, 2), np.nan), **OPTIONS)
+    with pytest.raises(EmptySelection, match="passes pass_reco"):
+        omnifold(x, x, x, pass_reco=np.zeros(100, bool), **OPTIONS)
+    with pytest.raises(InvalidConfig, match="pass_truth must be a boolean"):
+        omnifold(x, x, x, pass_truth=np.ones(100), **OPTIONS)
+    with pytest.raises(InvalidConfig, match="different shapes"):
+        triangular_discriminator([1, 2], [1, 2, 3])
+    with pytest.raises(MlhepError, match="empty histogram"):
+        triangular_discriminator([0, 0], [1, 2])
+    with pytest.raises(InvalidConfig, match="expected \\(100,\\) like sim_reco"):
+        response_matrix(x[:, 0], x[:50, 0], np.ones(100, bool), np.ones(100, bool), BINS)
+    response = response_matrix(x[:, 0], x[:, 1], np.ones(100, bool), np.ones(100, bool), BINS)
+    with pytest.raises(InvalidConfig, match="24 reco bins"):
+        ibu(np.ones(5), response)
