@@ -15,6 +15,7 @@ include: "workflow/rules/generate.smk"
 include: "workflow/rules/process.smk"
 include: "workflow/rules/classify.smk"
 include: "workflow/rules/unfold.smk"
+include: "workflow/rules/nsbi.smk"
 include: "workflow/rules/fit.smk"
 include: "workflow/rules/report.smk"
 

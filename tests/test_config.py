@@ -94,3 +94,12 @@ def test_unfolding_and_mass_points_must_name_samples_of_the_right_channel(config
     config["fits"]["tagged_search"]["mass_points"]["wprime_5000"] = 5000
     with pytest.raises(InvalidConfig, match="fits.tagged_search.mass_points: unknown sample 'wprime_5000'"):
         check_config(config)
+
+
+def test_nsbi_needs_dijet_samples_and_an_increasing_window(config):
+    config["nsbi"]["window"] = [5000.0, 2500.0]
+    with pytest.raises(InvalidConfig, match="nsbi.window"):
+        check_config(config)
+    config["nsbi"]["window"], config["nsbi"]["background"] = [2500.0, 5000.0], "zjets_nominal"
+    with pytest.raises(InvalidConfig, match="nsbi.background: sample 'zjets_nominal' is not a dijet-channel sample"):
+        check_config(config)

@@ -8,7 +8,7 @@ import torch
 from mlhep.errors import InvalidConfig, InvalidInput, MlhepError
 from mlhep.ml.ratio import DensityRatio, balanced_weights, fit_calibration, isotonic, plot_calibration, reliability_curve
 from mlhep.ml.training import TrainConfig
-from mlhep.nsbi import PROCESSES, GaussianOnExponential, IntervalNotFound, NSBILikelihood, Process, ProfileScan, interpolate, interval, profile_interval
+from mlhep.nsbi import PROCESSES, Fit, GaussianOnExponential, IntervalNotFound, NSBILikelihood, Process, ProfileScan, interpolate, interval, profile_interval
 
 TOY = GaussianOnExponential()
 N_TRAIN = 15000  # events per training sample
@@ -258,3 +258,13 @@ def test_bad_input_raises_clear_errors():
     scan = likelihood.profile_scan(np.linspace(0.9, 1.6, 8))
     with pytest.raises(IntervalNotFound, match="below"):
         interval(scan, 0.95)
+
+
+def test_an_interval_that_reaches_mu_zero_starts_at_the_bound():
+    mu = np.linspace(0.0, 2.0, 21)
+    q = (mu - 0.3) ** 2 / 0.5**2  # mu-hat 0.3, sigma 0.5: the 68 % interval would start at -0.2
+    scan = ProfileScan(mu, q, np.zeros((21, 0)), Fit(0.3, 0.5, {}, 0.0, True))
+    with pytest.raises(IntervalNotFound, match="below"):
+        interval(scan, 0.68)
+    low, high = interval(scan, 0.68, lower_bound=0.0)
+    assert low == 0.0 and high == pytest.approx(0.8, abs=0.01)

@@ -90,7 +90,7 @@ def test_final_outputs_exist_and_are_well_formed(workflow_run):
     plots = {p.name for p in (workflow_run / "results/plots/fits/tagged_search").iterdir()}
     assert {"prefit_tagged_mjj.png", "postfit_tagged_mjj.pdf", "pulls.png", "ranking.png", "limit_vs_mass.png"} <= plots
     tables = {p.name for p in (workflow_run / "results/tables").iterdir()}
-    assert tables == {"cutflow.html", "taggers.html", "fit_tagged_search.html", "limits_tagged_search.html", "generation.html", "unfolding.html"}
+    assert tables == {"cutflow.html", "taggers.html", "fit_tagged_search.html", "limits_tagged_search.html", "generation.html", "unfolding.html", "nsbi.html"}
     assert "disco_lambda_30" in (workflow_run / "results/tables/taggers.html").read_text()
     unfolding = json.loads((workflow_run / "results/unfolding/metrics.json").read_text())
     observables = ["mass", "multiplicity", "width", "tau21", "zg", "lnrho"]
@@ -100,10 +100,17 @@ def test_final_outputs_exist_and_are_well_formed(workflow_run):
     assert list(weights.columns) == ["event", "pass_truth", "nominal", "bootstrap_0", "bootstrap_1", "jes_up"]
     assert np.all(np.isfinite(weights.nominal)) and weights.nominal[weights.pass_truth].mean() == pytest.approx(1.0, abs=0.3)
     assert {f"{o}.png" for o in observables} <= {p.name for p in (workflow_run / "results/plots/unfolding").iterdir()}
+    nsbi = json.loads((workflow_run / "results/nsbi/metrics.json").read_text())
+    assert {"nsbi", "binned_mjj", "binned_score", "coverage68", "n_toys", "toy_exact"} <= set(nsbi) and nsbi["n_toys"] == 5
+    for method in ("nsbi", "binned_mjj", "binned_score"):
+        low, high = nsbi[method]["interval68"]
+        assert low <= nsbi[method]["mu_hat"] <= high and nsbi[method]["width68"] == pytest.approx(high - low)
+    assert {"width68_exact", "width68_nsbi", "logratio_rms"} == set(nsbi["toy_exact"])
+    assert {"scan.png", "calibration.png", "toy_log_ratio.png"} <= {p.name for p in (workflow_run / "results/plots/nsbi").iterdir()}
     table = (workflow_run / "results/cutflow/cutflow.csv").read_text().splitlines()
     assert table[0].startswith("sample,channel,step,events") and len(table) > 16
     logs = {p.relative_to(workflow_run / "logs").parts[0].removesuffix(".log") for p in (workflow_run / "logs").rglob("*.log")}
-    assert logs == {"generate", "validate_generation", "process", "cutflow_table", "train_tagger", "summarize_taggers", "fit_search", "metrics_table", "unfold"}
+    assert logs == {"generate", "validate_generation", "process", "cutflow_table", "train_tagger", "summarize_taggers", "fit_search", "metrics_table", "unfold", "nsbi"}
     assert len(list((workflow_run / "benchmarks").rglob("*.tsv"))) == len(list((workflow_run / "logs").rglob("*.log")))
 
 

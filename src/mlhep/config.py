@@ -33,6 +33,12 @@ def check_config(config):
             _check_dijet_sample(config, f"fits.{name}.mass_points", sample)
         if analysis["tagger"] not in taggers:
             raise InvalidConfig(f"fits.{name}.tagger: unknown tagger '{analysis['tagger']}' (trained: {', '.join(taggers)})")
+    nsbi = config.get("nsbi")
+    if nsbi:
+        for key in ("signal", "background"):
+            _check_dijet_sample(config, f"nsbi.{key}", nsbi[key])
+        if nsbi["window"][0] >= nsbi["window"][1]:
+            raise InvalidConfig(f"nsbi.window: {nsbi['window']} is not an increasing pair")
     unfolding = config.get("unfolding")
     if unfolding:
         for key in ("simulation", "data"):

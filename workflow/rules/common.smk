@@ -12,6 +12,7 @@ GENERATED = [name for name, sample in SAMPLES.items() if "process" in sample]
 TAGGERS = tagger_models(config["taggers"]["models"])
 FITS = config.get("fits", {})
 UNFOLDING = config.get("unfolding")
+NSBI = config.get("nsbi")
 
 
 wildcard_constraints:
@@ -62,6 +63,8 @@ if GENERATED:
     METRICS["generation"] = "results/generation/summary.json"
 if UNFOLDING:
     METRICS["unfolding"] = "results/unfolding/metrics.json"
+if NSBI:
+    METRICS["nsbi"] = "results/nsbi/metrics.json"
 
 
 def final_outputs():

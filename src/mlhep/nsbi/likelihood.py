@@ -252,7 +252,7 @@ def _threshold(level):
     return THRESHOLDS.get(level, float(chi2.ppf(level, 1)))
 
 
-def interval(scan, level=0.68):
+def interval(scan, level=0.68, lower_bound=None):
     """Interval of mu where -2 Delta lnL stays below the threshold of ``level`` (1.0 for 0.68,
     3.84 for 0.95, else the chi2 quantile of one degree of freedom), the crossings interpolated
     linearly in the signed root sign(mu - mu_hat) sqrt(-2 Delta lnL), which is linear in mu for
@@ -261,12 +261,14 @@ def interval(scan, level=0.68):
     Args:
         scan: ProfileScan.
         level: confidence level.
+        lower_bound: the physical lower limit of mu; a scan that starts there and stays below
+            the threshold gives an interval that starts there.
 
     Returns:
         (low, high).
 
     Raises:
-        IntervalNotFound: the scan stays below the threshold on one side.
+        IntervalNotFound: the scan stays below the threshold on one side (not at the bound).
     """
     threshold = np.sqrt(_threshold(level))
     # the signed root is monotone in mu, also across the minimum between two scan points
@@ -277,6 +279,9 @@ def interval(scan, level=0.68):
         i = lowest
         while 0 <= i + step < len(t) and abs(t[i + step]) < threshold:
             i += step
+        if step < 0 and i == 0 and lower_bound is not None and scan.mu[0] <= lower_bound:
+            ends.append(float(scan.mu[0]))
+            continue
         if not 0 <= i + step < len(t):
             side = "below" if step < 0 else "above"
             raise IntervalNotFound(f"the profile scan does not reach -2 Delta lnL = {threshold**2:.3g} {side} mu = {scan.mu[lowest]:.4g}; widen it")
@@ -297,4 +302,4 @@ def profile_interval(likelihood, level=0.68, points=25, span=None):
         span = max(4.0, 1.5 * np.sqrt(_threshold(level))) * best.mu_error
     low = best.mu - span if likelihood.mu_limits[0] is None else max(likelihood.mu_limits[0], best.mu - span)
     scan = likelihood.profile_scan(np.linspace(low, best.mu + span, points), best)
-    return interval(scan, level), scan
+    return interval(scan, level, likelihood.mu_limits[0]), scan

@@ -16,7 +16,7 @@ from mlhep.stats.fit import fit_workspace, limit_vs_mass, ranking
 from mlhep.stats.plots import plot_brazil, plot_pulls, plot_ranking, plot_stack
 from mlhep.stats.workspace import build_workspace, sample_from_hists
 
-__all__ = ["dijet_fit_template", "load_tagger", "mc_template", "run_search", "tag_threshold", "tagged_events"]
+__all__ = ["dijet_fit_template", "load_tagger", "mc_template", "run_search", "tag_threshold", "tagged_events", "varied_jets"]
 
 _SCALED = ("mass", "msd", "pt")  # what the jet energy scale and resolution act on
 
@@ -34,7 +34,7 @@ def _test_events(columns_path, seed):
     return columns[split(ak.to_numpy(columns.event), seed)[2]]
 
 
-def _varied(columns, variation, jes_uncertainty, jer_extra, seed):
+def varied_jets(columns, variation, jes_uncertainty, jer_extra, seed):
     """Per-jet features (two data dicts, j1 and j2) and mjj after one variation."""
     n = len(columns)
     factors = scale_factors(np.full(n, 2), ak.to_numpy(columns.event), variation, jes_uncertainty, jer_extra, seed).reshape(n, 2)
@@ -62,7 +62,7 @@ def _event_scores(tagger, columns, jets):
 def tag_threshold(tagger, signal_columns, seed, efficiency):
     """Cut on the event score that keeps ``efficiency`` of the nominal signal test events."""
     columns = _test_events(signal_columns, seed)
-    jets, _ = _varied(columns, "nominal", 0.0, 0.0, seed)
+    jets, _ = varied_jets(columns, "nominal", 0.0, 0.0, seed)
     return float(np.quantile(_event_scores(tagger, columns, jets), 1.0 - efficiency))
 
 
@@ -77,7 +77,7 @@ def tagged_events(columns_path, tagger, threshold, expected_events, seed, jes_un
     weight = weight * expected_events / weight.sum()
     events = {}
     for variation in VARIATIONS:
-        jets, mjj = _varied(columns, variation, jes_uncertainty, jer_extra, seed)
+        jets, mjj = varied_jets(columns, variation, jes_uncertainty, jer_extra, seed)
         passing = _event_scores(tagger, columns, jets) > threshold
         events[variation] = (mjj[passing], weight[passing])
     return events

@@ -1,0 +1,185 @@
+"""The NSBI stage: mu of the W' signal in the dijet events from learned per-event ratios with the
+jet energy scale as nuisance parameter, against binned pyhf fits of the same events."""
+
+import awkward as ak
+import numpy as np
+import pyhf
+
+from mlhep.errors import EmptySelection
+from mlhep.io import write_json
+from mlhep.ml.data import JET_FEATURES, split
+from mlhep.ml.ratio import DensityRatio, plot_calibration
+from mlhep.ml.training import TrainConfig
+from mlhep.nsbi.likelihood import Fit, NSBILikelihood, Process, ProfileScan, interval, profile_interval
+from mlhep.nsbi.toy import GaussianOnExponential
+from mlhep.stats.fit import model_and_data
+from mlhep.stats.search import varied_jets
+from mlhep.stats.workspace import SampleInput, build_workspace
+
+__all__ = ["dijet_features", "run_nsbi", "toy_validation"]
+
+_PROCESSES = ("signal", "background")
+_VARIATIONS = {"up": "jes_up", "down": "jes_down"}
+
+
+def dijet_features(columns, variation, systematics, seed):
+    """(events, 15) features: mjj and the seven jet features of each jet, after ``variation``."""
+    jets, mjj = varied_jets(columns, variation, systematics["jes_uncertainty"], systematics["jer_extra"], seed)
+    return np.column_stack([mjj, *(jet[f] for jet in jets for f in JET_FEATURES)])
+
+
+def _sample(path, settings, systematics, seed):
+    """Per variation: (features, weights) of the train+validation and of the test events in the window."""
+    columns = ak.from_parquet(path)
+    if len(columns) == 0:
+        raise EmptySelection(f"{path}: no selected events")
+    train, validation, test = split(ak.to_numpy(columns.event), seed)
+    weight = ak.to_numpy(columns.weight).astype(np.float64)
+    low, high = settings["window"]
+    out = {}
+    for side, variation in {"nominal": "nominal", **_VARIATIONS}.items():
+        X = dijet_features(columns, variation, systematics, seed)
+        inside = (X[:, 0] >= low) & (X[:, 0] < high)
+        out[side] = {"train": (X[inside & (train | validation)], weight[inside & (train | validation)]), "test": (X[inside & test], weight[inside & test])}
+    if len(out["nominal"]["test"][0]) < 10:
+        raise EmptySelection(f"{path}: {len(out['nominal']['test'][0])} test events in the mjj window {low:g}-{high:g} GeV")
+    return out
+
+
+def _ratio(settings, seed):
+    return DensityRatio(hidden=tuple(settings["hidden"]), ensemble=settings["ensemble"], train=TrainConfig(**{**settings["train"], "seed": seed}), seed=seed)
+
+
+def _binned_scan(channels, mu_injected, points=25):
+    """Profile scan of a pyhf fit (JES profiled, no MC statistics) to Asimov data at
+    ``mu_injected``, over the best fit +- 4 HESSE errors: a ProfileScan."""
+    spec = build_workspace({"channel": channels}, asimov_mu=mu_injected)
+    model, data = model_and_data(spec)
+    pyhf.set_backend("numpy", pyhf.optimize.minuit_optimizer(verbose=0))
+    result, best = pyhf.infer.mle.fit(data, model, return_uncertainties=True, return_fitted_val=True)
+    mu_hat, mu_error = (float(v) for v in result[model.config.poi_index])
+    pyhf.set_backend("numpy", "scipy")
+    mu = np.linspace(max(0.0, mu_hat - 4 * mu_error), mu_hat + 4 * mu_error, points)
+    q = np.array([float(pyhf.infer.mle.fixed_poi_fit(value, data, model, return_fitted_val=True)[1]) - float(best) for value in mu])
+    return ProfileScan(mu, q, np.zeros((points, 1)), Fit(mu_hat, mu_error, {}, float(best) / 2, True))
+
+
+def _template(values, weights, edges):
+    return np.histogram(values, edges, weights=weights)[0]
+
+
+def run_nsbi(settings, signal_path, background_path, systematics, seed, out_dir, plot_dir):
+    """Train the ratios, fit mu with NSBI and with binned pyhf fits (mjj, classifier score) on the
+    same Asimov-like test events, run the coverage pseudo-experiments and the exact toy; write
+    ``out_dir``/metrics.json and the plots."""
+    from mlhep.nsbi.plots import plot_scans, plot_toy_ratio
+
+    samples = {"signal": _sample(signal_path, settings, systematics, seed), "background": _sample(background_path, settings, systematics, seed)}
+    expected = {"signal": float(settings["signal_events"]), "background": float(settings["background_events"])}
+    (signal_X, signal_w), (background_X, background_w) = (samples[p]["nominal"]["train"] for p in _PROCESSES)
+    classifier = _ratio(settings, seed).fit(signal_X, background_X, signal_w, background_w)
+    shapes, norms = {}, {}
+    for p in _PROCESSES:
+        nominal = samples[p]["nominal"]
+        shapes[p] = {side: _ratio(settings, seed + 1).fit(samples[p][side]["train"][0], nominal["train"][0], samples[p][side]["train"][1], nominal["train"][1]) for side in _VARIATIONS}
+        norms[p] = tuple(samples[p][side]["test"][1].sum() / nominal["test"][1].sum() for side in _VARIATIONS)
+
+    # the pool of held-out events, and per-event inputs of the likelihood computed once
+    pool = np.concatenate([samples[p]["nominal"]["test"][0] for p in _PROCESSES])
+    origin = np.concatenate([np.full(len(samples[p]["nominal"]["test"][0]), i) for i, p in enumerate(_PROCESSES)])
+    to_reference = dict(zip(_PROCESSES, classifier.log_mixture_ratios(pool)))
+    processes = {
+        p: Process(
+            p,
+            expected[p],
+            to_reference[p],
+            {"jes": (shapes[p]["up"].log_ratio(pool), shapes[p]["down"].log_ratio(pool))},
+            {"jes": norms[p]},
+            signal=p == "signal",
+            mc_shape={"jes": (shapes[p]["up"].log_ratio(pool[origin == i]), shapes[p]["down"].log_ratio(pool[origin == i]))},
+        )
+        for i, p in enumerate(_PROCESSES)
+    }
+
+    def likelihood(rows, weight):
+        parts = [Process(q.name, q.expected, q.log_ratio[rows], {k: (u[rows], d[rows]) for k, (u, d) in q.shape.items()}, q.norm, q.signal, q.mc_shape) for q in processes.values()]
+        return NSBILikelihood(parts, weight)
+
+    mu_injected = settings["injected_mu"]
+    counts = np.bincount(origin)
+    asimov = np.where(origin == 0, mu_injected * expected["signal"] / counts[0], expected["background"] / counts[1])
+    asimov *= np.concatenate([samples[p]["nominal"]["test"][1] / samples[p]["nominal"]["test"][1].mean() for p in _PROCESSES])
+    (low, high), nsbi_scan = profile_interval(likelihood(slice(None), asimov), 0.68)
+    results = {"nsbi": {"mu_hat": nsbi_scan.best.mu, "width68": high - low, "interval68": [low, high]}}
+
+    # binned fits of the same events, JES as histosys + normsys, no MC statistics (as NSBI)
+    scores = {side: {p: classifier.score(samples[p][side]["test"][0]) for p in _PROCESSES} for side in ("nominal", *_VARIATIONS)}
+    mjj_edges = np.linspace(*settings["window"], settings["bins"] + 1)
+    # equally populated in the balanced mixture of signal and background: bins where S/B is large too
+    mixture = np.concatenate([np.random.default_rng(seed).choice(scores["nominal"][p], 10000) for p in _PROCESSES])
+    score_edges = np.quantile(mixture, np.linspace(0, 1, settings["bins"] + 1))
+    score_edges[0], score_edges[-1] = 0.0, 1.0
+    scans = {"NSBI": nsbi_scan}
+    for name, values, edges in (("binned_mjj", lambda p, side: samples[p][side]["test"][0][:, 0], mjj_edges), ("binned_score", lambda p, side: scores[side][p], score_edges)):
+        channels = {}
+        for p in _PROCESSES:
+            scale = expected[p] / samples[p]["nominal"]["test"][1].sum()
+            hists = {side: _template(values(p, side), samples[p][side]["test"][1] * scale, edges) for side in ("nominal", *_VARIATIONS)}
+            channels[p] = SampleInput(hists["nominal"], variations={"jes": (hists["up"], hists["down"])}, signal=p == "signal")
+        scans[name] = scan = _binned_scan(channels, mu_injected)
+        low, high = interval(scan, 0.68)
+        results[name] = {"mu_hat": scan.best.mu, "width68": high - low, "interval68": [low, high]}
+
+    # coverage: Poisson pseudo-experiments drawn from the held-out events
+    rng = np.random.default_rng(seed)
+    covered, n_toys = 0, settings["toys"]
+    for _ in range(n_toys):
+        rows = np.concatenate([rng.choice(np.flatnonzero(origin == i), rng.poisson(mu_injected * expected[p] if p == "signal" else expected[p])) for i, p in enumerate(_PROCESSES)])
+        (toy_low, toy_high), _ = profile_interval(likelihood(rows, None), 0.68, points=15)
+        covered += toy_low <= mu_injected <= toy_high
+
+    toy = toy_validation(settings, seed)
+    metrics = {**results, "coverage68": covered / n_toys, "n_toys": n_toys, "toy_exact": toy.pop("summary")}
+    metrics["scans"] = {name: {"mu": scan.mu.tolist(), "q": scan.q.tolist()} for name, scan in scans.items()}
+    calibration = {p: classifier.reliability(samples["signal"]["nominal"]["test"][0], samples["background"]["nominal"]["test"][0]) for p in ("signal vs background",)}
+    write_json(metrics, f"{out_dir}/metrics.json")
+    plot_scans({name: (scan.mu, scan.q) for name, scan in scans.items()}, f"{plot_dir}/scan")
+    plot_calibration(calibration, f"{plot_dir}/calibration")
+    plot_toy_ratio(toy["exact"], toy["learned"], f"{plot_dir}/toy_log_ratio")
+    return metrics
+
+
+def toy_validation(settings, seed, train_events=15000):
+    """On GaussianOnExponential (exact likelihood): the learned signal-vs-background log-ratio
+    against the exact one, and the NSBI 68 % interval on mu against the exact-likelihood one on
+    the same pseudo-data.
+
+    Returns:
+        {"summary": {"logratio_rms", "width68_exact", "width68_nsbi"}, "exact": ..., "learned": ...}
+        (per-event exact and learned log-ratios of held-out events for plotting).
+    """
+    toy = GaussianOnExponential()
+    classifier = _ratio(settings, seed).fit(toy.sample("signal", train_events, seed=seed + 1), toy.sample("background", train_events, seed=seed + 2))
+    shapes = {}
+    for i, p in enumerate(_PROCESSES):
+        nominal = toy.sample(p, train_events, seed=seed + 10 + i)
+        shapes[p] = tuple(_ratio(settings, seed + 1).fit(toy.sample(p, train_events, alpha=alpha, seed=seed + 10 + i), nominal) for alpha in (1.0, -1.0))
+    X, weight = toy.pseudo_data(mu=1.0, seed=seed + 20)
+    held_out = np.concatenate([toy.sample(p, 5000, seed=seed + 30 + i) for i, p in enumerate(_PROCESSES)])
+    exact_log = toy.log_ratio(held_out, ("signal", 0.0), ("background", 0.0))
+    learned_log = classifier.log_ratio(held_out)
+    bulk = np.abs(exact_log) < 3
+    to_reference = dict(zip(_PROCESSES, classifier.log_mixture_ratios(X)))
+    processes = []
+    for i, p in enumerate(_PROCESSES):
+        norm = {"jes": (toy.expected(p, 1.0) / toy.expected(p), toy.expected(p, -1.0) / toy.expected(p))}
+        mc = toy.sample(p, train_events, seed=seed + 40 + i)
+        processes.append(Process.from_ratios(p, toy.expected(p), X, to_reference[p], {"jes": shapes[p]}, norm, signal=p == "signal", mc=mc))
+    (nsbi_low, nsbi_high), _ = profile_interval(NSBILikelihood(processes, weight), 0.68)
+    (exact_low, exact_high), _ = profile_interval(toy.exact_likelihood(X, weight, mc_events=train_events, seed=seed + 40), 0.68)
+    summary = {
+        "logratio_rms": float(np.sqrt(np.mean((learned_log - exact_log)[bulk] ** 2))),
+        "width68_exact": exact_high - exact_low,
+        "width68_nsbi": nsbi_high - nsbi_low,
+    }
+    return {"summary": summary, "exact": exact_log, "learned": learned_log}
