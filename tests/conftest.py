@@ -12,6 +12,17 @@ from mlhep.generate import SampleSpec, generate_shard
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Small networks train fastest on one thread, and other jobs may share the cores."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def load_config(*names):
     """The configs in config/, each updating the one before (as Snakemake's --configfile does)."""
     config = {}

@@ -3,11 +3,12 @@ and its Jacobian, save/load, SIC curves, bad input."""
 
 import numpy as np
 import pytest
-import torch
 
 from mlhep.anomaly import ConditionalFlow, LogitScaler, max_sic, rejection_at, sic_curve
 from mlhep.errors import InvalidInput
 from mlhep.ml.training import TrainConfig
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 COV = np.array([[1.0, 0.5 * 1.0 * 0.5], [0.5 * 1.0 * 0.5, 0.25]])  # sigmas 1 and 0.5, correlation 0.5
 GAP_TOLERANCE = 0.05  # nats per event
@@ -23,15 +24,6 @@ def _draw(n, seed):
 def _true_log_prob(x, c):
     d = x - np.stack([c, -c / 2], axis=1)
     return -0.5 * np.einsum("ni,ij,nj->n", d, np.linalg.inv(COV), d) - 0.5 * np.log(np.linalg.det(2 * np.pi * COV))
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Small networks train fastest on one thread, and other jobs may share the cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

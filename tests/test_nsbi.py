@@ -3,12 +3,13 @@ the unbinned likelihood and its intervals, bad input."""
 
 import numpy as np
 import pytest
-import torch
 
 from mlhep.errors import InvalidConfig, InvalidInput, MlhepError
 from mlhep.ml.ratio import DensityRatio, balanced_weights, fit_calibration, isotonic, plot_calibration, reliability_curve
 from mlhep.ml.training import TrainConfig
 from mlhep.nsbi import PROCESSES, Fit, GaussianOnExponential, IntervalNotFound, NSBILikelihood, Process, ProfileScan, interpolate, interval, profile_interval
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 TOY = GaussianOnExponential()
 N_TRAIN = 15000  # events per training sample
@@ -19,15 +20,6 @@ ASIMOV_EVENTS = 100000
 def _ratio(epochs, learning_rate, **kwargs):
     train = TrainConfig(epochs=epochs, batch_size=256, learning_rate=learning_rate, early_stopping=False)
     return DensityRatio(hidden=(32, 32), ensemble=2, train=train, **kwargs)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Small networks train fastest on one thread, and other jobs may share the cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-import torch
 
 from mlhep.errors import EmptySelection, InvalidConfig, MlhepError
 from mlhep.ml.training import TrainConfig
@@ -16,21 +15,14 @@ from mlhep.unfold import (
     triangular_discriminator,
 )
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 N = 20000
 SMEARING = 0.5
 BINS = np.linspace(-3, 3, 25)
 # a fixed number of epochs: early stopping on these small samples often stops an epoch too soon
 TRAIN = TrainConfig(epochs=10, batch_size=256, learning_rate=1e-3, early_stopping=False, device="cpu")
 OPTIONS = {"hidden": (32, 32), "train": TRAIN}
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Small networks train fastest on one thread, and do not fight other processes for the cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def toy(rng, mean, sigma, n=N, efficiency=False, fakes=0.0):
