@@ -16,6 +16,7 @@ include: "workflow/rules/process.smk"
 include: "workflow/rules/classify.smk"
 include: "workflow/rules/unfold.smk"
 include: "workflow/rules/nsbi.smk"
+include: "workflow/rules/anomaly.smk"
 include: "workflow/rules/fit.smk"
 include: "workflow/rules/report.smk"
 

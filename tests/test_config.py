@@ -11,7 +11,7 @@ from mlhep.errors import InvalidConfig
 SCHEMA = str(ROOT / "workflow" / "schemas" / "config.schema.yaml")
 
 
-@pytest.mark.parametrize("files", [("config.yaml",), ("config.yaml", "mini.yaml"), ("config.yaml", "full.yaml")])
+@pytest.mark.parametrize("files", [("config.yaml",), ("config.yaml", "mini.yaml"), ("config.yaml", "full.yaml"), ("config.yaml", "benchmark.yaml")])
 def test_shipped_configs_are_valid(files):
     config = load_config(*files)
     validate(config, SCHEMA)
@@ -102,4 +102,17 @@ def test_nsbi_needs_dijet_samples_and_an_increasing_window(config):
         check_config(config)
     config["nsbi"]["window"], config["nsbi"]["background"] = [2500.0, 5000.0], "zjets_nominal"
     with pytest.raises(InvalidConfig, match="nsbi.background: sample 'zjets_nominal' is not a dijet-channel sample"):
+        check_config(config)
+
+
+def test_anomaly_needs_dijet_samples_a_region_inside_its_window_and_a_listed_headline(config):
+    anomaly = config["anomaly"]
+    anomaly["signal_region"] = [2000.0, 3700.0]
+    with pytest.raises(InvalidConfig, match="anomaly: the signal region .* inside the window"):
+        check_config(config)
+    anomaly["signal_region"], anomaly["headline"] = [3300.0, 3700.0], 3.0
+    with pytest.raises(InvalidConfig, match="anomaly.headline: 3.0 is not one of the injections"):
+        check_config(config)
+    anomaly["headline"], anomaly["background"] = 2.14, "zjets_alt"
+    with pytest.raises(InvalidConfig, match="anomaly.background: sample 'zjets_alt' is not a dijet-channel sample"):
         check_config(config)

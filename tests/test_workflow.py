@@ -90,7 +90,7 @@ def test_final_outputs_exist_and_are_well_formed(workflow_run):
     plots = {p.name for p in (workflow_run / "results/plots/fits/tagged_search").iterdir()}
     assert {"prefit_tagged_mjj.png", "postfit_tagged_mjj.pdf", "pulls.png", "ranking.png", "limit_vs_mass.png"} <= plots
     tables = {p.name for p in (workflow_run / "results/tables").iterdir()}
-    assert tables == {"cutflow.html", "taggers.html", "fit_tagged_search.html", "limits_tagged_search.html", "generation.html", "unfolding.html", "nsbi.html"}
+    assert tables == {"cutflow.html", "taggers.html", "fit_tagged_search.html", "limits_tagged_search.html", "generation.html", "unfolding.html", "nsbi.html", "anomaly.html"}
     assert "disco_lambda_30" in (workflow_run / "results/tables/taggers.html").read_text()
     unfolding = json.loads((workflow_run / "results/unfolding/metrics.json").read_text())
     observables = ["mass", "multiplicity", "width", "tau21", "zg", "lnrho"]
@@ -107,10 +107,16 @@ def test_final_outputs_exist_and_are_well_formed(workflow_run):
         assert low <= nsbi[method]["mu_hat"] <= high and nsbi[method]["width68"] == pytest.approx(high - low)
     assert {"width68_exact", "width68_nsbi", "logratio_rms"} == set(nsbi["toy_exact"])
     assert {"scan.png", "calibration.png", "toy_log_ratio.png"} <= {p.name for p in (workflow_run / "results/plots/nsbi").iterdir()}
+    anomaly = json.loads((workflow_run / "results/anomaly/summary.json").read_text())
+    assert list(anomaly["injections"]) == ["0", "2.14"] and anomaly["headline"] == "2.14" and anomaly["seeds"] == 1
+    for entry in anomaly["injections"].values():
+        assert {"cathode", "cwola", "idealized", "supervised"} <= set(entry) and entry["supervised"]["auc"] > 0.5
+    assert anomaly["sr_background_events"] > 30 and anomaly["closure_chi2_ndf"] >= 0
+    assert {"sic_curves.png", "max_sic_vs_injection.png", "flow_samples.png", "mjj_cathode_injection_2.14.png"} <= {p.name for p in (workflow_run / "results/plots/anomaly").iterdir()}
     table = (workflow_run / "results/cutflow/cutflow.csv").read_text().splitlines()
     assert table[0].startswith("sample,channel,step,events") and len(table) > 16
     logs = {p.relative_to(workflow_run / "logs").parts[0].removesuffix(".log") for p in (workflow_run / "logs").rglob("*.log")}
-    assert logs == {"generate", "validate_generation", "process", "cutflow_table", "train_tagger", "summarize_taggers", "fit_search", "metrics_table", "unfold", "nsbi"}
+    assert logs == {"generate", "validate_generation", "process", "cutflow_table", "train_tagger", "summarize_taggers", "fit_search", "metrics_table", "unfold", "nsbi", "anomaly", "anomaly_summary"}
     assert len(list((workflow_run / "benchmarks").rglob("*.tsv"))) == len(list((workflow_run / "logs").rglob("*.log")))
 
 

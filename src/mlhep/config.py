@@ -2,7 +2,7 @@
 
 from mlhep.errors import InvalidConfig
 
-__all__ = ["DECORRELATED", "check_config", "tagger_models"]
+__all__ = ["DECORRELATED", "anomaly_run_names", "check_config", "injection_key", "tagger_models"]
 
 # tagger kinds trained once per lambda of their config list, as "{kind}_lambda_{lambda}"
 DECORRELATED = ("disco", "adversarial", "mode")
@@ -39,11 +39,29 @@ def check_config(config):
             _check_dijet_sample(config, f"nsbi.{key}", nsbi[key])
         if nsbi["window"][0] >= nsbi["window"][1]:
             raise InvalidConfig(f"nsbi.window: {nsbi['window']} is not an increasing pair")
+    anomaly = config.get("anomaly")
+    if anomaly:
+        _check_anomaly(config, anomaly)
     unfolding = config.get("unfolding")
     if unfolding:
         for key in ("simulation", "data"):
             _check_sample(config, f"unfolding.{key}", unfolding[key], "zjets")
     return config
+
+
+def _check_anomaly(config, anomaly):
+    for key in ("signal", "background"):
+        _check_dijet_sample(config, f"anomaly.{key}", anomaly[key])
+    (low, high), (start, stop) = anomaly["signal_region"], anomaly["window"]
+    if not start < low < high < stop:
+        raise InvalidConfig(f"anomaly: the signal region {[low, high]} must lie inside the window {[start, stop]} with sidebands on both sides")
+    keys = [injection_key(value) for value in anomaly["injections"]]
+    if len(set(keys)) < len(keys):
+        raise InvalidConfig(f"anomaly.injections: {anomaly['injections']} name the same run twice (file names use {keys})")
+    if anomaly["headline"] not in anomaly["injections"]:
+        raise InvalidConfig(f"anomaly.headline: {anomaly['headline']} is not one of the injections {anomaly['injections']}")
+    if anomaly["significance_efficiency"] not in anomaly["cut_efficiencies"]:
+        raise InvalidConfig(f"anomaly.significance_efficiency: {anomaly['significance_efficiency']} is not one of the cut_efficiencies {anomaly['cut_efficiencies']}")
 
 
 def _check_dijet_sample(config, key, sample):
@@ -71,3 +89,18 @@ def tagger_models(models):
         for lam in lambdas:
             expanded[f"{kind}_lambda_{lam:g}"] = (kind, {**hyper, "decorrelation": {"method": kind, "lam": lam, **options}})
     return expanded
+
+
+def injection_key(s_over_sqrtb):
+    """An injected S/sqrt(B) as it appears in file names and in the anomaly summary ("2.14", "0")."""
+    return f"{float(s_over_sqrtb):g}"
+
+
+def anomaly_run_names(anomaly, seed):
+    """``[(injection key, run seed), ...]`` of the bump hunt: ``seeds`` runs at the headline
+    injection and ``scan_seeds`` at every other, with seeds seed, seed + 1, ..."""
+    return [
+        (injection_key(injection), seed + k)
+        for injection in anomaly["injections"]
+        for k in range(anomaly["seeds"] if injection == anomaly["headline"] else anomaly["scan_seeds"])
+    ]

@@ -2,7 +2,7 @@ import re
 
 from snakemake.utils import validate
 
-from mlhep.config import check_config, tagger_models
+from mlhep.config import anomaly_run_names, check_config, tagger_models
 
 validate(config, schema="../schemas/config.schema.yaml")
 check_config(config)
@@ -13,6 +13,7 @@ TAGGERS = tagger_models(config["taggers"]["models"])
 FITS = config.get("fits", {})
 UNFOLDING = config.get("unfolding")
 NSBI = config.get("nsbi")
+ANOMALY = config.get("anomaly")
 
 
 wildcard_constraints:
@@ -65,6 +66,12 @@ if UNFOLDING:
     METRICS["unfolding"] = "results/unfolding/metrics.json"
 if NSBI:
     METRICS["nsbi"] = "results/nsbi/metrics.json"
+if ANOMALY:
+    METRICS["anomaly"] = "results/anomaly/summary.json"
+
+
+def anomaly_runs(wildcards=None):
+    return [f"results/anomaly/runs/{injection}/seed{seed}.json" for injection, seed in anomaly_run_names(ANOMALY, config["seed"])]
 
 
 def final_outputs():

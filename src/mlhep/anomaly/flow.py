@@ -87,6 +87,7 @@ class ConditionalFlow:
         tensors = (self._tensor(self.scaler.transform(X)), self._context(c), self._tensor(w / w.mean()))
         train = tuple(t[torch.from_numpy(~held_out)] for t in tensors)
         validation = tuple(t[torch.from_numpy(held_out)] for t in tensors)
+        torch.manual_seed(self.train.seed)  # the initial weights
         self.module = self._build(X.shape[1])
         self.history = fit(self.module, nll_loss, train, validation, self.train, progress=progress)
         self.module.cpu().eval()

@@ -1,4 +1,4 @@
-"""python -m mlhep.bench {generate,process,taggers,unfolding} [--events N] [--config FILE ...] [--files ROOT ...]
+"""python -m mlhep.bench {generate,process,taggers,unfolding,anomaly} [--events N] [--config FILE ...] [--files ROOT ...]
 
 generate: generation speed per sample against bare Pythia8 (N kept events per sample).
 process: coffea processing speed against a raw uproot read, on --files or, without them,
@@ -6,6 +6,8 @@ on N freshly generated qcd_dijet events.
 taggers: the mass-decorrelation trade-off of a finished run (results/taggers/summary.json,
 for example after `make run`): the best 1/JSD at R50 >= 0.3x the plain MLP's.
 unfolding: OmniFold against IBU and the prior in a finished run (results/unfolding/metrics.json).
+anomaly: the bump hunt's targets in a finished run (results/anomaly/summary.json, after
+`snakemake -c2 results/anomaly/summary.json --configfile config/benchmark.yaml`).
 Results go to results/benchmarks/NAME.json.
 """
 
@@ -47,7 +49,7 @@ def _generated_qcd(config, events, folder=Path("data/bench")):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m mlhep.bench", description=__doc__)
-    parser.add_argument("name", choices=["generate", "process", "taggers", "unfolding"])
+    parser.add_argument("name", choices=["generate", "process", "taggers", "unfolding", "anomaly"])
     parser.add_argument("--files", nargs="*", help="ROOT files for the process benchmark")
     parser.add_argument("--config", nargs="+", default=["config/config.yaml"])
     parser.add_argument("--events", type=int, default=500, help="kept events per sample")
@@ -61,6 +63,10 @@ def main(argv=None):
         from mlhep.bench.unfolding import bench_unfolding
 
         result = bench_unfolding("results/unfolding/metrics.json")
+    elif args.name == "anomaly":
+        from mlhep.bench.anomaly import bench_anomaly
+
+        result = bench_anomaly("results/anomaly/summary.json")
     elif args.name == "generate":
         from mlhep.bench.generate import bench_generate
 

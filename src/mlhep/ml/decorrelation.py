@@ -18,7 +18,7 @@ from torch import nn
 
 from mlhep.ml.networks import MLP
 
-__all__ = ["METHODS", "classification_loss", "distance_correlation", "mass_bin_edges"]
+__all__ = ["METHODS", "classification_loss", "distance_correlation", "mass_bin_edges", "weighted_bce"]
 
 METHODS = ("disco", "adversarial", "mode")
 
@@ -48,7 +48,8 @@ def mass_bin_edges(mass, n_bins):
     return np.quantile(mass, np.linspace(0, 1, n_bins + 1)[1:-1])
 
 
-def _bce(logit, labels, weights):
+def weighted_bce(logit, labels, weights):
+    """Weighted mean binary cross-entropy of logits."""
     per_jet = nn.functional.binary_cross_entropy_with_logits(logit, labels, reduction="none")
     return (per_jet * weights).sum() / weights.sum()
 
@@ -62,7 +63,7 @@ class _Disco:
         background = labels == 0
         score = torch.sigmoid(logit[background])
         penalty = distance_correlation(score, mass[background], weights[background]) if background.sum() > 1 else 0.0
-        return _bce(logit, labels, weights) + self.lam * penalty
+        return weighted_bce(logit, labels, weights) + self.lam * penalty
 
 
 class _Adversary:
@@ -88,7 +89,7 @@ class _Adversary:
                 self.optimizer.zero_grad()
                 loss.backward()
                 self.optimizer.step()
-        return _bce(logit, labels, weights) - self.lam * self._loss(score, target, w)
+        return weighted_bce(logit, labels, weights) - self.lam * self._loss(score, target, w)
 
 
 class _Mode:
@@ -102,7 +103,7 @@ class _Mode:
     def __call__(self, module, inputs, labels, weights, mass):
         logit = module(inputs)
         background = labels == 0
-        return _bce(logit, labels, weights) + self.lam * self.penalty(logit[background], mass[background], weights[background])
+        return weighted_bce(logit, labels, weights) + self.lam * self.penalty(logit[background], mass[background], weights[background])
 
     def penalty(self, logit, mass, weights):
         if len(logit) < 2:
@@ -131,7 +132,7 @@ def classification_loss(decorrelation=None, background_mass=None):
     bins of the adversary and of MoDE (option ``mass_bins``, 10 by default).
     """
     if decorrelation is None:
-        return lambda module, inputs, labels, weights, mass: _bce(module(inputs), labels, weights)
+        return lambda module, inputs, labels, weights, mass: weighted_bce(module(inputs), labels, weights)
     options = dict(decorrelation)
     method, lam, n_bins = options.pop("method"), options.pop("lam"), options.pop("mass_bins", 10)
     if method == "disco":

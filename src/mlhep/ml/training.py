@@ -38,7 +38,7 @@ def seed_everything(seed):
     torch.use_deterministic_algorithms(True, warn_only=True)
 
 
-def fit(module, loss_fn, train, validation, config, checkpoint=None, progress=True):
+def fit(module, loss_fn, train, validation, config, checkpoint=None, progress=True, on_epoch=None):
     """Train ``module`` with Adam on mini-batches and stop early on the validation loss
     (unless ``config.early_stopping`` is False).
 
@@ -51,6 +51,8 @@ def fit(module, loss_fn, train, validation, config, checkpoint=None, progress=Tr
         checkpoint: optional path; the best state so far is written there (atomically) after
             every improvement, with the epoch and the loss history, and a run resumes from it.
         progress: show a progress bar over epochs.
+        on_epoch: optional ``on_epoch(epoch, val_loss, module)``, called after every epoch
+            (for example to keep the predictions of the best few epochs).
 
     Returns:
         history: {"train_loss": [...], "val_loss": [...], "best_epoch": int, "epochs": int};
@@ -87,6 +89,8 @@ def fit(module, loss_fn, train, validation, config, checkpoint=None, progress=Tr
             total += loss.item() * len(batch[0])
         history["train_loss"].append(total / n)
         history["val_loss"].append(evaluate(module, loss_fn, validation, config.batch_size))
+        if on_epoch is not None:
+            on_epoch(epoch, history["val_loss"][-1], module)
         if history["val_loss"][-1] < best_loss or not config.early_stopping:
             best_loss, history["best_epoch"] = history["val_loss"][-1], epoch
             best_state = copy.deepcopy(module.state_dict())

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 from iminuit import Minuit
 
-from mlhep.errors import EmptySelection
+from mlhep.errors import EmptySelection, InvalidConfig
 
 __all__ = ["DijetFit", "dijet_shape", "fit_dijet_function"]
 
@@ -34,9 +34,18 @@ def _integrals(edges, params, sqrt_s):
     return (dijet_shape(points, params, sqrt_s) * _NODE_WEIGHTS).sum(axis=1) * half
 
 
+def _region_integral(params, start, stop, exclude, sqrt_s):
+    """Integral of the dijet function over [start, stop] without the ``exclude`` interval."""
+    full = _integrals(np.linspace(start, stop, 65), params, sqrt_s).sum()
+    if exclude is None:
+        return full
+    return full - _integrals(np.linspace(*exclude, 17), params, sqrt_s).sum()
+
+
 @dataclass
 class DijetFit:
-    """A fitted dijet function: ``total`` events between ``start`` and ``stop``."""
+    """A fitted dijet function: ``total`` events between ``start`` and ``stop``, outside the
+    ``exclude`` interval when one was left out of the fit (a signal region between sidebands)."""
 
     params: np.ndarray
     covariance: np.ndarray
@@ -44,12 +53,13 @@ class DijetFit:
     start: float
     stop: float
     sqrt_s: float = SQRT_S
+    exclude: tuple | None = None
 
     def yields(self, edges, params=None):
-        """Expected events per bin of ``edges`` (inside the fitted window)."""
+        """Expected events per bin of ``edges``, anywhere in the window (inside ``exclude`` too:
+        the interpolation of a sideband fit into the signal region)."""
         params = self.params if params is None else params
-        fine = np.linspace(self.start, self.stop, 65)
-        norm = _integrals(fine, params, self.sqrt_s).sum()
+        norm = _region_integral(params, self.start, self.stop, self.exclude, self.sqrt_s)
         return self.total * _integrals(edges, params, self.sqrt_s) / norm
 
     def eigen_variations(self, edges):
@@ -60,8 +70,9 @@ class DijetFit:
         return [(self.yields(edges, self.params + shift), self.yields(edges, self.params - shift)) for shift in shifts]
 
 
-def fit_dijet_function(mjj, weights, start, stop, sqrt_s=SQRT_S, what="events", free_p3=False):
-    """Unbinned weighted maximum-likelihood fit of the dijet function to ``mjj`` in [start, stop].
+def fit_dijet_function(mjj, weights, start, stop, sqrt_s=SQRT_S, what="events", free_p3=False, exclude=None):
+    """Unbinned weighted maximum-likelihood fit of the dijet function to ``mjj`` in [start, stop],
+    leaving out the events in ``exclude`` = (low, high) when given (a sideband fit).
 
     The weights are rescaled to the effective number of events, sum(w)^2 / sum(w^2), so that
     the Hesse covariance reflects the statistical power of the sample, and the fit's
@@ -72,15 +83,21 @@ def fit_dijet_function(mjj, weights, start, stop, sqrt_s=SQRT_S, what="events", 
     """
     mjj, weights = np.asarray(mjj, dtype=np.float64), np.asarray(weights, dtype=np.float64)
     inside = (mjj >= start) & (mjj < stop)
+    region = f"{start:g}-{stop:g} GeV"
+    if exclude is not None:
+        exclude = (float(exclude[0]), float(exclude[1]))
+        if not start <= exclude[0] < exclude[1] <= stop:
+            raise InvalidConfig(f"dijet function fit of {what}: the excluded interval {exclude} is not inside {region}")
+        inside &= (mjj < exclude[0]) | (mjj >= exclude[1])
+        region += f" without {exclude[0]:g}-{exclude[1]:g} GeV"
     mjj, weights = mjj[inside], weights[inside]
     if len(mjj) < 10 or weights.sum() <= 0:
-        raise EmptySelection(f"dijet function fit of {what}: {len(mjj)} events in {start:g}-{stop:g} GeV, at least 10 are needed")
+        raise EmptySelection(f"dijet function fit of {what}: {len(mjj)} events in {region}, at least 10 are needed")
     effective = weights * weights.sum() / np.sum(weights**2)
-    fine = np.linspace(start, stop, 65)
 
     def nll(p1, p2, p3):
         params = (p1, p2, p3)
-        norm = _integrals(fine, params, sqrt_s).sum()
+        norm = _region_integral(params, start, stop, exclude, sqrt_s)
         return -np.sum(effective * np.log(dijet_shape(mjj, params, sqrt_s) / norm))
 
     minuit = Minuit(nll, p1=10.0, p2=5.0, p3=0.0)
@@ -89,5 +106,5 @@ def fit_dijet_function(mjj, weights, start, stop, sqrt_s=SQRT_S, what="events", 
     minuit.migrad()
     minuit.hesse()
     if not minuit.valid:
-        raise EmptySelection(f"dijet function fit of {what}: no valid minimum ({len(mjj)} events in {start:g}-{stop:g} GeV)")
-    return DijetFit(np.array(minuit.values), np.array(minuit.covariance), float(weights.sum()), start, stop, sqrt_s)
+        raise EmptySelection(f"dijet function fit of {what}: no valid minimum ({len(mjj)} events in {region})")
+    return DijetFit(np.array(minuit.values), np.array(minuit.covariance), float(weights.sum()), start, stop, sqrt_s, exclude)

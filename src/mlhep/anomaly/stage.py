@@ -1,0 +1,333 @@
+"""The weakly supervised bump hunt of the anomaly stage: one run per (injected signal, seed) with
+CWoLa hunting, CATHODE and the idealized and supervised references on the same splits, and the
+summary over seeds and injections.
+
+Set-up of the LHC Olympics 2020 R&D studies (CATHODE, arXiv:2109.00546): features
+x = (mj1, delta_mj, tau21_j1, tau21_j2) of the two jets ordered by mass, the dijet mass mjj as
+the resonant variable, a signal region (SR) and the sidebands (SB) of a window around it.
+"""
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy.stats import gaussian_kde
+
+from mlhep.anomaly.bumphunt import closure_chi2, excess_significance, mjj_edges, sideband_estimate
+from mlhep.anomaly.classifier import best_epochs_scores
+from mlhep.anomaly.flow import ConditionalFlow
+from mlhep.anomaly.metrics import rejection_at, sic_curve
+from mlhep.config import injection_key
+from mlhep.errors import BadInputFile, EmptySelection, InvalidInput
+from mlhep.io import atomic_path, write_json
+from mlhep.ml.data import split
+from mlhep.ml.metrics import roc_auc
+from mlhep.ml.training import TrainConfig
+
+__all__ = ["METHODS", "run_bump_hunt", "summarize"]
+
+METHODS = ("cathode", "cwola", "idealized", "supervised")
+EPS_S_GRID = np.linspace(0.02, 1.0, 50)
+
+
+def _load(path, features, window):
+    """(features, mjj) of the events of ``path`` inside the mjj window."""
+    try:
+        columns = pd.read_parquet(path, columns=["mjj", *features])
+    except (KeyError, ValueError) as error:  # pyarrow names the missing column
+        raise BadInputFile(f"{path}: cannot read the columns mjj, {', '.join(features)}: {error}") from error
+    inside = ((columns.mjj >= window[0]) & (columns.mjj < window[1])).to_numpy()
+    X, mjj = columns[list(features)].to_numpy(np.float64)[inside], columns.mjj.to_numpy(np.float64)[inside]
+    bad = ~np.isfinite(X).all(axis=1) | ~np.isfinite(mjj)
+    if bad.any():
+        raise InvalidInput(f"{path}: {bad.sum()} events with NaN or infinite features in the mjj window")
+    if len(X) < 10:
+        raise EmptySelection(f"{path}: {len(X)} events in the mjj window {window[0]:g}-{window[1]:g} GeV")
+    return X, mjj
+
+
+def _in_region(mjj, region):
+    return (mjj >= region[0]) & (mjj < region[1])
+
+
+def _kde_masses(mjj, region, n, rng):
+    """``n`` dijet masses from a Gaussian KDE of ``mjj``, reflected at the edges of ``region``
+    (a truncated KDE would underfill the bins at the edges)."""
+    low, high = region
+    values = gaussian_kde(mjj).resample(n, seed=rng)[0]
+    values = np.where(values < low, 2 * low - values, values)
+    values = np.where(values >= high, 2 * high - values, values)
+    return np.clip(values, low, np.nextafter(high, low))
+
+
+def _out_of_fold(positive, negative, evaluate, folds, settings, seed):
+    """Scores of the ``evaluate`` sets, each event by the model of its fold.
+
+    ``positive``, ``negative`` and every entry of ``evaluate`` are (X, fold) pairs. For fold f
+    the model trains on the other folds but f + 1, which is its validation set (CATHODE's
+    k-folding: no SR event is scored by a model that saw it)."""
+    scores = [np.full(len(X), np.nan) for X, _ in evaluate]
+    classifier = settings["classifier"]
+    for f in range(folds):
+        validation = (f + 1) % folds
+        parts = {}
+        for name, keep in (("train", lambda fold: (fold != f) & (fold != validation)), ("validation", lambda fold: fold == validation)):
+            X = np.concatenate([positive[0][keep(positive[1])], negative[0][keep(negative[1])]])
+            y = np.concatenate([np.ones(keep(positive[1]).sum()), np.zeros(keep(negative[1]).sum())])
+            parts[name] = (X, y)
+        config = TrainConfig(**{**classifier["train"], "seed": _seed(seed, f)})
+        out = best_epochs_scores(parts["train"], parts["validation"], [X[fold == f] for X, fold in evaluate], classifier["hidden"], config, classifier["keep_epochs"])
+        for score, (_, fold), values in zip(scores, evaluate, out):
+            score[fold == f] = values
+    return scores
+
+
+def _finite(value):
+    """``value`` as a float, or None (JSON null) when it is infinite or NaN: no background passing
+    (the rejection exceeds the sample), no cut (threshold -inf), beyond the SIC floor."""
+    return float(value) if value is not None and np.isfinite(value) else None
+
+
+def _seed(*keys):
+    """An integer seed derived from ``keys`` (runs, methods and folds get unrelated streams)."""
+    return int(np.random.SeedSequence(keys).generate_state(1)[0])
+
+
+def _histogram(values, edges):
+    return np.histogram(values, edges)[0].tolist()
+
+
+def _bump_hunt(settings, data, scores, edges, samples=None):
+    """Per cut efficiency: the SB fit after the cut, its SR prediction against the observed and
+    the true-background SR counts, and the significance of the excess. ``scores`` are the
+    data's; ``samples`` = (CATHODE's samples, their scores) adds the samples' own estimate."""
+    window, region = settings["window"], settings["signal_region"]
+    sr_edges = np.linspace(*region, settings["sr_bins"] + 1)
+    sr = _in_region(data["mjj"], region)
+    hunts = []
+    uncut = None
+    for efficiency in [1.0, *settings["cut_efficiencies"]]:
+        threshold = np.quantile(scores[sr], 1.0 - efficiency) if efficiency < 1 else -np.inf
+        passing = scores > threshold
+        observed = np.histogram(data["mjj"][passing], sr_edges)[0]
+        background = np.histogram(data["mjj"][passing & ~data["signal"]], sr_edges)[0]
+        hunt = {
+            "efficiency": efficiency,
+            "threshold": _finite(threshold),
+            "observed": observed.tolist(),
+            "true_background": background.tolist(),
+            "spectrum": _histogram(data["mjj"][passing], edges),
+            "spectrum_background": _histogram(data["mjj"][passing & ~data["signal"]], edges),
+        }
+        hunts.append(hunt)
+        try:
+            estimate = sideband_estimate(data["mjj"][passing], window, region, sr_edges, what=f"the sidebands after a cut keeping {efficiency:g} of the SR")
+        except EmptySelection as error:  # too few sideband events after a tight cut: no estimate
+            hunt["error"] = str(error)
+            continue
+        if uncut is None:
+            uncut = estimate
+        hunt.update({
+            "prediction": estimate.prediction.tolist(),
+            "prediction_uncertainty": np.sqrt(np.diag(estimate.covariance)).tolist(),
+            "closure_chi2": closure_chi2(estimate.prediction, estimate.covariance, background),
+            "ndf": len(background),
+            "significance": excess_significance(float(observed.sum()), estimate.total, estimate.total_uncertainty),
+            "fit": estimate.fit.yields(edges).tolist(),
+        })
+        if samples is not None and uncut is not None:
+            # CATHODE's own estimate: per SR bin, the fraction of its samples passing the cut
+            # times the background the uncut sideband fit predicts there (the KDE's shape of
+            # mjj, biased at the SR edges, cancels)
+            events, sample_scores = samples
+            total = np.histogram(events["mjj"], sr_edges)[0]
+            passing_samples = np.histogram(events["mjj"][sample_scores > threshold], sr_edges)[0]
+            prediction = uncut.prediction * passing_samples / np.maximum(total, 1)
+            variance = prediction**2 * (1 / np.maximum(passing_samples, 1) - 1 / np.maximum(total, 1))
+            hunt["samples_prediction"] = prediction.tolist()
+            hunt["samples_closure_chi2"] = closure_chi2(prediction, np.diag(variance) + uncut.covariance * np.outer(prediction, prediction) / np.outer(uncut.prediction, uncut.prediction), background)
+    return hunts
+
+
+def _feature_histograms(features, reference, generated, bins=40):
+    """{feature: {"edges", "reference", "generated"}} on the reference's 0.1-99.9 % range."""
+    out = {}
+    for i, name in enumerate(features):
+        edges = np.linspace(*np.quantile(reference[:, i], [0.001, 0.999]), bins + 1)
+        out[name] = {"edges": edges.tolist(), "reference": _histogram(reference[:, i], edges), "generated": _histogram(generated[:, i], edges)}
+    return out
+
+
+def run_bump_hunt(settings, signal_path, background_path, s_over_sqrtb, seed, global_seed, out_json, out_scores):
+    """One run of every method at one injection and seed; writes ``out_json`` (metrics, SIC
+    curves, bump hunts, histograms for the plots, timings) and ``out_scores`` (per-event scores
+    of the data in the window)."""
+    features, window, region = settings["features"], settings["window"], settings["signal_region"]
+    folds = settings["folds"]
+    rng = np.random.default_rng([seed, 0])
+
+    # the background: "data" and the idealized detector's reference, a split fixed by the config seed
+    background_X, background_mjj = _load(background_path, features, window)
+    is_data, is_reference, _ = split(np.arange(len(background_X)), global_seed, (1 - settings["reference_fraction"], settings["reference_fraction"]))
+    sr_background = int(_in_region(background_mjj[is_data], region).sum())
+    if sr_background < folds * 10:
+        raise EmptySelection(f"{background_path}: {sr_background} background events in the signal region {region}, too few for {folds} folds")
+
+    # the injection: signal events in random order up to the one that completes the SR count
+    signal_X, signal_mjj = _load(signal_path, features, window)
+    n_signal_sr = int(round(s_over_sqrtb * np.sqrt(sr_background)))
+    order = rng.permutation(len(signal_X))
+    in_sr = np.cumsum(_in_region(signal_mjj[order], region))
+    available = int(in_sr[-1])
+    if n_signal_sr > available - folds * 10:
+        raise EmptySelection(f"{signal_path}: {available} signal events in the signal region; S/sqrt(B) = {s_over_sqrtb:g} needs {n_signal_sr} and the test set at least {folds * 10} more")
+    cut = int(np.searchsorted(in_sr, n_signal_sr, side="left")) + 1 if n_signal_sr else 0
+    injected, test = order[:cut], order[cut:]
+    test = test[_in_region(signal_mjj[test], region)]
+
+    data = {
+        "X": np.concatenate([background_X[is_data], signal_X[injected]]),
+        "mjj": np.concatenate([background_mjj[is_data], signal_mjj[injected]]),
+        "signal": np.concatenate([np.zeros(is_data.sum(), bool), np.ones(len(injected), bool)]),
+    }
+    sr, sb = _in_region(data["mjj"], region), ~_in_region(data["mjj"], region)
+    reference = background_X[is_reference & _in_region(background_mjj, region)]
+    fold = {name: rng.integers(folds, size=n) for name, n in (("data", len(data["X"])), ("test", len(test)), ("reference", len(reference)))}
+
+    timings = {}
+    start = time.perf_counter()
+    flow_settings = dict(settings["flow"])
+    flow = ConditionalFlow(**{**flow_settings, "train": TrainConfig(**{**flow_settings.pop("train"), "seed": _seed(seed, 2)})})
+    flow.fit(data["X"][sb], data["mjj"][sb])
+    timings["flow_training"] = time.perf_counter() - start
+    start = time.perf_counter()
+    samples_mjj = _kde_masses(data["mjj"][sr], region, settings["oversample"] * int(sr.sum()), rng)
+    samples = {"X": flow.sample(samples_mjj, seed=_seed(seed, 3)), "mjj": samples_mjj}
+    fold["samples"] = rng.integers(folds, size=len(samples_mjj))
+    timings["flow_sampling"] = time.perf_counter() - start
+
+    data_sr = (data["X"][sr], fold["data"][sr])
+    truth_signal = np.concatenate([data["X"][sr & data["signal"]], signal_X[test]]), np.concatenate([fold["data"][sr & data["signal"]], fold["test"]])
+    training = {
+        "cathode": (data_sr, (samples["X"], fold["samples"])),
+        "cwola": (data_sr, (data["X"][sb], fold["data"][sb])),
+        "idealized": (data_sr, (reference, fold["reference"])),
+        "supervised": (truth_signal, (data["X"][sr & ~data["signal"]], fold["data"][sr & ~data["signal"]])),
+    }
+    evaluate = [(data["X"], fold["data"]), (signal_X[test], fold["test"])]
+    labels = np.concatenate([data["signal"][sr], np.ones(len(test), bool)])
+    eps_b_floor = settings["min_background_events"] / sr_background
+    edges = mjj_edges(window, region, settings["sr_bins"])
+    results, scores = {}, {}
+    for index, method in enumerate(METHODS):
+        start = time.perf_counter()
+        with_samples = [(samples["X"], fold["samples"])] if method == "cathode" else []
+        on_data, on_test, *on_samples = _out_of_fold(*training[method], evaluate + with_samples, folds, settings, _seed(seed, 1, index))
+        timings[method] = time.perf_counter() - start
+        scores[method] = on_data
+        sr_scores = np.concatenate([on_data[sr], on_test])
+        eps_s, sic = sic_curve(labels, sr_scores, eps_b_floor=eps_b_floor)
+        eps_s, first = np.unique(eps_s, return_index=True)  # the SIC where eps_S first reaches each value
+        sic = sic[first]
+        results[method] = {
+            "max_sic": float(sic.max()) if len(sic) else None,
+            "auc": roc_auc(labels, sr_scores),
+            "rej_at_eff02": _finite(rejection_at(labels, sr_scores, 0.2)),
+            "sic": [_finite(v) for v in np.interp(EPS_S_GRID, eps_s, sic, left=np.nan, right=np.nan)] if len(sic) else [],
+            "bump_hunt": _bump_hunt(settings, data, on_data, edges, (samples, on_samples[0]) if on_samples else None),
+        }
+
+    background_sr = data["X"][sr & ~data["signal"]]
+    sb_check = flow.sample(data["mjj"][sb], seed=_seed(seed, 4))
+    run = {
+        "injection": injection_key(s_over_sqrtb),
+        "seed": seed,
+        "s_over_sqrtb": float(s_over_sqrtb),
+        "s_over_b": n_signal_sr / sr_background,
+        "n_signal_sr": n_signal_sr,
+        "n_signal_injected": len(injected),
+        "n_signal_test": len(test),
+        "sr_background_events": sr_background,
+        "sb_events": int(sb.sum()),
+        "reference_sr_events": len(reference),
+        "eps_b_floor": eps_b_floor,
+        "eps_s_grid": EPS_S_GRID.tolist(),
+        "mjj_edges": edges.tolist(),
+        "spectrum": _histogram(data["mjj"], edges),
+        "spectrum_background": _histogram(data["mjj"][~data["signal"]], edges),
+        "methods": results,
+        "flow": {
+            "sidebands": _feature_histograms(features, data["X"][sb], sb_check),
+            "signal_region": _feature_histograms(features, background_sr, samples["X"]),
+            "epochs": flow.history["epochs"],
+        },
+        "seconds": timings,
+    }
+    table = pd.DataFrame({"mjj": data["mjj"], "signal": data["signal"], "signal_region": sr, "fold": fold["data"], **{f"score_{m}": s for m, s in scores.items()}})
+    with atomic_path(out_scores) as tmp:
+        table.to_parquet(tmp, index=False)
+    write_json(run, out_json)
+    return run
+
+
+def _band(values):
+    """Median and 16/84 % percentiles over the seeds of the values that are not None."""
+    values = np.array([v for v in values if v is not None], dtype=np.float64)
+    return {key: float(np.percentile(values, q)) if len(values) else None for key, q in (("median", 50), ("16", 16), ("84", 84))}
+
+
+def _cut(run, method, efficiency):
+    return next(h for h in run["methods"][method]["bump_hunt"] if np.isclose(h["efficiency"], efficiency))
+
+
+def summarize(settings, run_files, out_json, plot_dir=None):
+    """summary.json over the runs (median and 16-84 % band of max SIC over seeds, per injection
+    and method) and, with ``plot_dir``, the figures."""
+    import json
+
+    runs = [json.loads(Path(f).read_text()) for f in run_files]
+    by_injection = {}
+    for run in runs:
+        by_injection.setdefault(run["injection"], []).append(run)
+    efficiency = settings["significance_efficiency"]
+    injections = {}
+    for key, group in sorted(by_injection.items(), key=lambda item: float(item[0])):
+        entry = {"s_over_b": group[0]["s_over_b"], "n_signal_sr": group[0]["n_signal_sr"], "seeds": len(group)}
+        for method in METHODS:
+            band = _band([r["methods"][method]["max_sic"] for r in group])
+            entry[method] = {
+                "max_sic_median": band["median"],
+                "max_sic_16": band["16"],
+                "max_sic_84": band["84"],
+                # None (no background passing at 20 % signal efficiency) counts as infinite
+                "rej_at_eff02": _finite(np.median([r["methods"][method]["rej_at_eff02"] or np.inf for r in group])),
+                "auc": _band([r["methods"][method]["auc"] for r in group])["median"],
+                "significance": _band([_cut(r, method, efficiency).get("significance") for r in group])["median"],
+            }
+        injections[key] = entry
+    headline = injection_key(settings["headline"])
+    closure = {}
+    for method in METHODS:
+        hunts = [h for h in (_cut(r, method, efficiency) for r in by_injection.get("0", [])) if "closure_chi2" in h]
+        closure[method] = sum(h["closure_chi2"] for h in hunts) / sum(h["ndf"] for h in hunts) if hunts else None
+    first = runs[0]
+    summary = {
+        "injections": injections,
+        "headline": headline,
+        "eps_b_floor": first["eps_b_floor"],
+        "seeds": len(by_injection.get(headline, [])),
+        "sr_background_events": first["sr_background_events"],
+        # chi2/ndf of the SB-fit estimate against the true SR background after CATHODE's cut with
+        # no injected signal, over the seeds; every method's beside it
+        "closure_chi2_ndf": closure["cathode"],
+        "closure_chi2_ndf_per_method": closure,
+        "significance_efficiency": efficiency,
+        "seconds_median": {step: float(np.median([r["seconds"][step] for r in runs])) for step in first["seconds"]},
+    }
+    write_json(summary, out_json)
+    if plot_dir is not None:
+        from mlhep.anomaly.plots import plot_summary
+
+        plot_summary(runs, summary, settings, plot_dir)
+    return summary

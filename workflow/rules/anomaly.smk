@@ -1,0 +1,51 @@
+rule anomaly_run:
+    input:
+        signal=lambda wildcards: f"results/columns/{ANOMALY['signal']}.parquet",
+        background=lambda wildcards: f"results/columns/{ANOMALY['background']}.parquet",
+    output:
+        run="results/anomaly/runs/{injection}/seed{seed}.json",
+        scores="results/anomaly/runs/{injection}/seed{seed}.parquet",
+    wildcard_constraints:
+        injection=r"\d+(\.\d+)?",
+        seed=r"\d+",
+    params:
+        settings=ANOMALY,
+        global_seed=config["seed"],
+    log:
+        "logs/anomaly/{injection}/seed{seed}.log",
+    benchmark:
+        "benchmarks/anomaly/{injection}/seed{seed}.tsv"
+    threads: 1
+    conda:
+        "../../envs/mlhep.yaml"
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    script:
+        "../../scripts/anomaly_run.py"
+
+
+rule anomaly_summary:
+    input:
+        runs=anomaly_runs(),
+    output:
+        summary="results/anomaly/summary.json",
+        plots=report(
+            directory("results/plots/anomaly"),
+            patterns=["{name}.png"],
+            caption="../report/anomaly.rst",
+            category="Anomaly detection",
+        ),
+    params:
+        settings=ANOMALY,
+    log:
+        "logs/anomaly_summary.log",
+    benchmark:
+        "benchmarks/anomaly_summary.tsv"
+    threads: 1
+    conda:
+        "../../envs/mlhep.yaml"
+    resources:
+        mem_mb=2000,
+    script:
+        "../../scripts/anomaly_summary.py"
