@@ -9,7 +9,7 @@ rule anomaly_run:
         injection=r"\d+(\.\d+)?",
         seed=r"\d+",
     params:
-        settings=ANOMALY,
+        settings=ANOMALY_RUN,
         global_seed=config["seed"],
     log:
         "logs/anomaly/{injection}/seed{seed}.log",

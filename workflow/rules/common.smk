@@ -14,6 +14,8 @@ FITS = config.get("fits", {})
 UNFOLDING = config.get("unfolding")
 NSBI = config.get("nsbi")
 ANOMALY = config.get("anomaly")
+# what one bump-hunt run depends on: not the list of runs, nor the summary's choice of cut
+ANOMALY_RUN = {k: v for k, v in (ANOMALY or {}).items() if k not in ("injections", "headline", "seeds", "scan_seeds", "significance_efficiency")}
 
 
 wildcard_constraints:
