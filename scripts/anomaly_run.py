@@ -1,4 +1,5 @@
-"""Snakemake script: one bump-hunt run (every method) at one injection and seed."""
+"""Snakemake script: one bump-hunt run (every method) at one injection and seed, in the signal
+region or in one sliding window."""
 
 import sys
 
@@ -13,9 +14,10 @@ run_bump_hunt(
     snakemake.params.settings,  # noqa: F821
     snakemake.input.signal,  # noqa: F821
     snakemake.input.background,  # noqa: F821
-    float(snakemake.wildcards.injection),  # noqa: F821
-    int(snakemake.wildcards.seed),  # noqa: F821
+    snakemake.params.injection,  # noqa: F821
+    snakemake.params.seed,  # noqa: F821
     snakemake.params.global_seed,  # noqa: F821
     snakemake.output.run,  # noqa: F821
     snakemake.output.scores,  # noqa: F821
+    analysis_region=snakemake.params.region,  # noqa: F821
 )

@@ -6,4 +6,4 @@ sys.stderr = open(snakemake.log[0], "w")  # noqa: F821
 
 from mlhep.anomaly.stage import summarize  # noqa: E402
 
-summarize(snakemake.params.settings, snakemake.input.runs, snakemake.output.summary, snakemake.output.plots)  # noqa: F821
+summarize(snakemake.params.settings, snakemake.input.runs, snakemake.output.summary, snakemake.output.plots, snakemake.input.windows)  # noqa: F821

@@ -115,6 +115,8 @@ def toy_runs(tmp_path_factory):
     for injection in (0, 5):
         runs[injection] = folder / f"run_{injection}.json"
         run_bump_hunt(SETTINGS, signal, background, injection, 7, 11, runs[injection], folder / f"scores_{injection}.parquet")
+    runs["away"] = folder / "run_away.json"  # the same data searched in a window above the resonance
+    run_bump_hunt(SETTINGS, signal, background, 5, 7, 11, runs["away"], folder / "scores_away.parquet", analysis_region=(3800.0, 4200.0))
     return folder, runs
 
 
@@ -151,7 +153,12 @@ def test_injected_resonance_is_found_and_summarized(toy_runs):
     assert {f"score_{m}" for m in METHODS} <= set(scores.columns) and scores.signal.sum() == run["n_signal_injected"]
     assert scores.filter(like="score_").notna().all().all()  # every event scored out of fold
 
-    summary = summarize({**SETTINGS, "headline": 5}, [runs[0], runs[5]], folder / "summary.json", folder / "plots")
+    away = _strict_json(runs["away"])
+    assert away["signal_region"] == [3800.0, 4200.0] and away["n_signal_sr"] == run["n_signal_sr"]
+    for method in ("cathode", "idealized", "supervised"):  # the resonance is not where the window looks
+        assert next(h for h in away["methods"][method]["bump_hunt"] if h["efficiency"] == 0.05)["significance"] < 3, method
+
+    summary = summarize({**SETTINGS, "headline": 5}, [runs[0], runs[5]], folder / "summary.json", folder / "plots", [runs["away"], runs[5]])
     assert _strict_json(folder / "summary.json") == summary
     assert list(summary["injections"]) == ["0", "5"] and summary["headline"] == "5" and summary["seeds"] == 1
     entry = summary["injections"]["5"]
@@ -159,7 +166,9 @@ def test_injected_resonance_is_found_and_summarized(toy_runs):
     assert set(entry["cathode"]) == {"max_sic_median", "max_sic_16", "max_sic_84", "rej_at_eff02", "auc", "significance"}
     assert summary["closure_chi2_ndf"] < 3 and summary["eps_b_floor"] == pytest.approx(25 / summary["sr_background_events"])
     plots = {p.name for p in (folder / "plots").iterdir()}
-    assert {"sic_curves.png", "max_sic_vs_injection.png", "flow_samples.png", "mjj_cathode_injection_5.png", "mjj_cwola_injection_0.pdf"} <= plots
+    assert {"sic_curves.png", "max_sic_vs_injection.png", "flow_samples.png", "mjj_cathode_injection_5.png", "mjj_cwola_injection_0.pdf", "significance_vs_window.png"} <= plots
+    assert [w["signal_region"] for w in summary["windows"]] == [list(REGION), [3800.0, 4200.0]]
+    assert summary["windows"][0]["idealized"] > summary["windows"][1]["idealized"]
 
 
 def test_bad_input_is_named(tmp_path):

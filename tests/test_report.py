@@ -19,6 +19,8 @@ def test_a_list_of_records_and_a_flat_dict():
     assert list(limits["mass"]) == [3000, 3500] and limits["upper_limit_exp"][1] == "0.25, 0.5"
     flat = metrics_frame({"mu_hat": 1.0, "pulls": {"jes": [0.0, 0.3]}})
     assert flat.loc["pulls.jes", "value"] == "0, 0.3"
+    windows = metrics_frame({"windows": [{"signal_region": [3100, 3500], "cathode": 3.777}, {"signal_region": [3300, 3700], "cathode": None}]})
+    assert windows.loc["windows", "value"] == "(signal_region 3100, 3500; cathode 3.777), (signal_region 3300, 3700; cathode None)"
 
 
 def test_tables_are_written_from_json_and_csv(tmp_path):

@@ -112,11 +112,12 @@ def test_final_outputs_exist_and_are_well_formed(workflow_run):
     for entry in anomaly["injections"].values():
         assert {"cathode", "cwola", "idealized", "supervised"} <= set(entry) and entry["supervised"]["auc"] > 0.5
     assert anomaly["sr_background_events"] > 30 and anomaly["closure_chi2_ndf"] >= 0
+    assert [w["signal_region"] for w in anomaly["windows"]] == [[3500.0, 3900.0]]
     assert {"sic_curves.png", "max_sic_vs_injection.png", "flow_samples.png", "mjj_cathode_injection_2.14.png"} <= {p.name for p in (workflow_run / "results/plots/anomaly").iterdir()}
     table = (workflow_run / "results/cutflow/cutflow.csv").read_text().splitlines()
     assert table[0].startswith("sample,channel,step,events") and len(table) > 16
     logs = {p.relative_to(workflow_run / "logs").parts[0].removesuffix(".log") for p in (workflow_run / "logs").rglob("*.log")}
-    assert logs == {"generate", "validate_generation", "process", "cutflow_table", "train_tagger", "summarize_taggers", "fit_search", "metrics_table", "unfold", "nsbi", "anomaly", "anomaly_summary"}
+    assert logs == {"generate", "validate_generation", "process", "cutflow_table", "train_tagger", "summarize_taggers", "fit_search", "metrics_table", "unfold", "nsbi", "anomaly", "anomaly_window", "anomaly_summary"}
     assert len(list((workflow_run / "benchmarks").rglob("*.tsv"))) == len(list((workflow_run / "logs").rglob("*.log")))
 
 

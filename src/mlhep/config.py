@@ -55,6 +55,9 @@ def _check_anomaly(config, anomaly):
     (low, high), (start, stop) = anomaly["signal_region"], anomaly["window"]
     if not start < low < high < stop:
         raise InvalidConfig(f"anomaly: the signal region {[low, high]} must lie inside the window {[start, stop]} with sidebands on both sides")
+    for low, high in anomaly.get("sliding_regions", []):
+        if not start < low < high < stop:
+            raise InvalidConfig(f"anomaly.sliding_regions: {[low, high]} must lie inside the window {[start, stop]} with sidebands on both sides")
     keys = [injection_key(value) for value in anomaly["injections"]]
     if len(set(keys)) < len(keys):
         raise InvalidConfig(f"anomaly.injections: {anomaly['injections']} name the same run twice (file names use {keys})")

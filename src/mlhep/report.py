@@ -31,10 +31,13 @@ _CHROMIUM_FLAGS = [
 
 
 def _cell(value):
+    """A table cell: floats to 4 significant digits, lists and records (dicts) as text."""
     if isinstance(value, float):
         return f"{value:.4g}"
     if isinstance(value, list):
-        return ", ".join(_cell(item) for item in value)
+        return ", ".join(str(_cell(item)) for item in value)
+    if isinstance(value, dict):
+        return "(" + "; ".join(f"{key} {_cell(item)}" for key, item in value.items()) + ")"
     return value
 
 

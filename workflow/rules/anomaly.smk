@@ -11,6 +11,9 @@ rule anomaly_run:
     params:
         settings=ANOMALY_RUN,
         global_seed=config["seed"],
+        injection=lambda wildcards: float(wildcards.injection),
+        seed=lambda wildcards: int(wildcards.seed),
+        region=None,
     log:
         "logs/anomaly/{injection}/seed{seed}.log",
     benchmark:
@@ -25,9 +28,40 @@ rule anomaly_run:
         "../../scripts/anomaly_run.py"
 
 
+rule anomaly_window:
+    input:
+        signal=lambda wildcards: f"results/columns/{ANOMALY['signal']}.parquet",
+        background=lambda wildcards: f"results/columns/{ANOMALY['background']}.parquet",
+    output:
+        run="results/anomaly/windows/{low}-{high}.json",
+        scores="results/anomaly/windows/{low}-{high}.parquet",
+    wildcard_constraints:
+        low=r"\d+(\.\d+)?",
+        high=r"\d+(\.\d+)?",
+    params:
+        settings=ANOMALY_RUN,
+        global_seed=config["seed"],
+        injection=lambda wildcards: ANOMALY["headline"],
+        seed=config["seed"],
+        region=lambda wildcards: [float(wildcards.low), float(wildcards.high)],
+    log:
+        "logs/anomaly_window/{low}-{high}.log",
+    benchmark:
+        "benchmarks/anomaly_window/{low}-{high}.tsv"
+    threads: 1
+    conda:
+        "../../envs/mlhep.yaml"
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    script:
+        "../../scripts/anomaly_run.py"
+
+
 rule anomaly_summary:
     input:
-        runs=anomaly_runs(),
+        runs=anomaly_runs,
+        windows=anomaly_windows,
     output:
         summary="results/anomaly/summary.json",
         plots=report(

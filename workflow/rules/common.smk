@@ -15,7 +15,7 @@ UNFOLDING = config.get("unfolding")
 NSBI = config.get("nsbi")
 ANOMALY = config.get("anomaly")
 # what one bump-hunt run depends on: not the list of runs, nor the summary's choice of cut
-ANOMALY_RUN = {k: v for k, v in (ANOMALY or {}).items() if k not in ("injections", "headline", "seeds", "scan_seeds", "significance_efficiency")}
+ANOMALY_RUN = {k: v for k, v in (ANOMALY or {}).items() if k not in ("injections", "headline", "seeds", "scan_seeds", "significance_efficiency", "sliding_regions")}
 
 
 wildcard_constraints:
@@ -70,6 +70,10 @@ if NSBI:
     METRICS["nsbi"] = "results/nsbi/metrics.json"
 if ANOMALY:
     METRICS["anomaly"] = "results/anomaly/summary.json"
+
+
+def anomaly_windows(wildcards=None):
+    return [f"results/anomaly/windows/{low:g}-{high:g}.json" for low, high in ANOMALY.get("sliding_regions", [])]
 
 
 def anomaly_runs(wildcards=None):

@@ -58,10 +58,10 @@ def _spectrum(run, method, efficiency, settings, path):
     counts = np.asarray(hunt["spectrum"], dtype=np.float64)
     ax.errorbar(centers, counts, yerr=np.sqrt(counts), fmt="ko", markersize=4, label=f"data after the cut ({efficiency:g} of the SR)")
     ax.stairs(hunt["fit"], edges, color="tab:red", label="sideband fit")
-    sr_edges = np.linspace(*settings["signal_region"], settings["sr_bins"] + 1)
+    sr_edges = np.linspace(*run["signal_region"], settings["sr_bins"] + 1)
     if "samples_prediction" in hunt:
         ax.stairs(hunt["samples_prediction"], sr_edges, color="tab:green", linestyle="--", label="CATHODE samples")
-    for boundary in settings["signal_region"]:
+    for boundary in run["signal_region"]:
         for axis in (ax, ratio):
             axis.axvline(boundary, color="grey", linestyle=":", linewidth=1)
     ax.set_yscale("log")
@@ -91,6 +91,17 @@ def _flow_samples(run, path):
     save(fig, path)
 
 
+def _window_scan(summary, path):
+    """Bump-hunt significance of each sliding signal region, at the centre of the region."""
+    fig, ax = figure()
+    centers = [sum(w["signal_region"]) / 2 for w in summary["windows"]]
+    for method, label in LABELS.items():
+        ax.plot(centers, [np.nan if w[method] is None else w[method] for w in summary["windows"]], marker="o", label=label)
+    ax.set(xlabel="centre of the signal region, m_jj [GeV]", ylabel="significance of the excess [σ]")
+    ax.legend(title=f"S/√B = {summary['headline']} in {summary['signal_region'][0]:g}-{summary['signal_region'][1]:g} GeV", fontsize="small", loc="upper right")
+    save(fig, path)
+
+
 def plot_summary(runs, summary, settings, plot_dir):
     """Every figure of the stage into ``plot_dir`` (PNG and PDF)."""
     plot_dir = Path(plot_dir)
@@ -99,6 +110,8 @@ def plot_summary(runs, summary, settings, plot_dir):
     _sic_curves(headline, settings, plot_dir / "sic_curves")
     _injection_scan(summary, plot_dir / "max_sic_vs_injection")
     _flow_samples(headline[0], plot_dir / "flow_samples")
+    if summary["windows"]:
+        _window_scan(summary, plot_dir / "significance_vs_window")
     for injection in {summary["headline"], "0"}:
         first = sorted((r for r in runs if r["injection"] == injection), key=lambda r: r["seed"])
         for method in LABELS:

@@ -98,11 +98,11 @@ def _histogram(values, edges):
     return np.histogram(values, edges)[0].tolist()
 
 
-def _bump_hunt(settings, data, scores, edges, samples=None):
+def _bump_hunt(settings, region, data, scores, edges, samples=None):
     """Per cut efficiency: the SB fit after the cut, its SR prediction against the observed and
     the true-background SR counts, and the significance of the excess. ``scores`` are the
     data's; ``samples`` = (CATHODE's samples, their scores) adds the samples' own estimate."""
-    window, region = settings["window"], settings["signal_region"]
+    window = settings["window"]
     sr_edges = np.linspace(*region, settings["sr_bins"] + 1)
     sr = _in_region(data["mjj"], region)
     hunts = []
@@ -159,10 +159,13 @@ def _feature_histograms(features, reference, generated, bins=40):
     return out
 
 
-def run_bump_hunt(settings, signal_path, background_path, s_over_sqrtb, seed, global_seed, out_json, out_scores):
+def run_bump_hunt(settings, signal_path, background_path, s_over_sqrtb, seed, global_seed, out_json, out_scores, analysis_region=None):
     """One run of every method at one injection and seed; writes ``out_json`` (metrics, SIC
     curves, bump hunts, histograms for the plots, timings) and ``out_scores`` (per-event scores
-    of the data in the window)."""
+    of the data in the window).
+
+    The signal is injected by S/sqrt(B) in ``settings["signal_region"]``; ``analysis_region``,
+    when given, is the SR of the search instead (a sliding window over the same data)."""
     features, window, region = settings["features"], settings["window"], settings["signal_region"]
     folds = settings["folds"]
     rng = np.random.default_rng([seed, 0])
@@ -177,6 +180,7 @@ def run_bump_hunt(settings, signal_path, background_path, s_over_sqrtb, seed, gl
     # the injection: signal events in random order up to the one that completes the SR count
     signal_X, signal_mjj = _load(signal_path, features, window)
     n_signal_sr = int(round(s_over_sqrtb * np.sqrt(sr_background)))
+    s_over_b = n_signal_sr / sr_background
     order = rng.permutation(len(signal_X))
     in_sr = np.cumsum(_in_region(signal_mjj[order], region))
     available = int(in_sr[-1])
@@ -184,7 +188,14 @@ def run_bump_hunt(settings, signal_path, background_path, s_over_sqrtb, seed, gl
         raise EmptySelection(f"{signal_path}: {available} signal events in the signal region; S/sqrt(B) = {s_over_sqrtb:g} needs {n_signal_sr} and the test set at least {folds * 10} more")
     cut = int(np.searchsorted(in_sr, n_signal_sr, side="left")) + 1 if n_signal_sr else 0
     injected, test = order[:cut], order[cut:]
+    if analysis_region is not None:
+        region = tuple(analysis_region)
+        sr_background = int(_in_region(background_mjj[is_data], region).sum())
+        if sr_background < folds * 10 or not window[0] < region[0] < region[1] < window[1]:
+            raise EmptySelection(f"{background_path}: {sr_background} background events in the analysis region {region} (window {window}), too few for {folds} folds or no sidebands")
     test = test[_in_region(signal_mjj[test], region)]
+    if len(test) < folds:
+        raise EmptySelection(f"{signal_path}: {len(test)} signal events left for the test set in the signal region {region}")
 
     data = {
         "X": np.concatenate([background_X[is_data], signal_X[injected]]),
@@ -235,7 +246,7 @@ def run_bump_hunt(settings, signal_path, background_path, s_over_sqrtb, seed, gl
             "auc": roc_auc(labels, sr_scores),
             "rej_at_eff02": _finite(rejection_at(labels, sr_scores, 0.2)),
             "sic": [_finite(v) for v in np.interp(EPS_S_GRID, eps_s, sic, left=np.nan, right=np.nan)] if len(sic) else [],
-            "bump_hunt": _bump_hunt(settings, data, on_data, edges, (samples, on_samples[0]) if on_samples else None),
+            "bump_hunt": _bump_hunt(settings, region, data, on_data, edges, (samples, on_samples[0]) if on_samples else None),
         }
 
     background_sr = data["X"][sr & ~data["signal"]]
@@ -244,7 +255,8 @@ def run_bump_hunt(settings, signal_path, background_path, s_over_sqrtb, seed, gl
         "injection": injection_key(s_over_sqrtb),
         "seed": seed,
         "s_over_sqrtb": float(s_over_sqrtb),
-        "s_over_b": n_signal_sr / sr_background,
+        "s_over_b": s_over_b,
+        "signal_region": list(region),
         "n_signal_sr": n_signal_sr,
         "n_signal_injected": len(injected),
         "n_signal_test": len(test),
@@ -281,12 +293,14 @@ def _cut(run, method, efficiency):
     return next(h for h in run["methods"][method]["bump_hunt"] if np.isclose(h["efficiency"], efficiency))
 
 
-def summarize(settings, run_files, out_json, plot_dir=None):
+def summarize(settings, run_files, out_json, plot_dir=None, window_files=()):
     """summary.json over the runs (median and 16-84 % band of max SIC over seeds, per injection
-    and method) and, with ``plot_dir``, the figures."""
+    and method; the significance in each sliding window of ``window_files``) and, with
+    ``plot_dir``, the figures."""
     import json
 
     runs = [json.loads(Path(f).read_text()) for f in run_files]
+    windows = sorted((json.loads(Path(f).read_text()) for f in window_files), key=lambda w: w["signal_region"][0])
     by_injection = {}
     for run in runs:
         by_injection.setdefault(run["injection"], []).append(run)
@@ -323,6 +337,9 @@ def summarize(settings, run_files, out_json, plot_dir=None):
         "closure_chi2_ndf": closure["cathode"],
         "closure_chi2_ndf_per_method": closure,
         "significance_efficiency": efficiency,
+        "signal_region": settings["signal_region"],
+        # the same data (the headline injection, first seed) searched in each sliding signal region
+        "windows": [{"signal_region": w["signal_region"], **{m: _cut(w, m, efficiency).get("significance") for m in METHODS}} for w in windows],
         "seconds_median": {step: float(np.median([r["seconds"][step] for r in runs])) for step in first["seconds"]},
     }
     write_json(summary, out_json)
