@@ -28,4 +28,4 @@ bench: $(STAMP)
 	$(VENV)/bin/python -m mlhep.bench generate
 
 clean:
-	rm -rf results data logs benchmarks .snakemake
+	rm -rf results data logs benchmarks checkpoints .snakemake

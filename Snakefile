@@ -19,9 +19,11 @@ include: "workflow/rules/nsbi.smk"
 include: "workflow/rules/anomaly.smk"
 include: "workflow/rules/fit.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/manifest.smk"
 
 
 rule all:
     input:
         final_outputs(),
+        "results/manifest.json",
     default_target: True

@@ -2,19 +2,20 @@
 
 import sys
 
-sys.stderr = open(snakemake.log[0], "w")  # noqa: F821
+from mlhep.process import configured_executor, process_sample
 
-from mlhep.process import make_executor, process_sample  # noqa: E402
-
-processing = snakemake.params.processing  # noqa: F821
-process_sample(
-    snakemake.wildcards.sample,  # noqa: F821
-    list(snakemake.input.files),  # noqa: F821
-    snakemake.params.selection["channel"],  # noqa: F821
-    snakemake.params.selection["options"],  # noqa: F821
-    snakemake.params.seed,  # noqa: F821
-    make_executor(processing["executor"], snakemake.threads, processing["retries"]),  # noqa: F821
-    processing["chunksize"],
-    processing["skipbadfiles"],
-    dict(snakemake.output),  # noqa: F821
-)
+if __name__ == "__main__":  # the dask executor's worker processes import this script again
+    sys.stderr = open(snakemake.log[0], "w")  # noqa: F821
+    processing = snakemake.params.processing  # noqa: F821
+    with configured_executor(processing, snakemake.threads) as executor:  # noqa: F821
+        process_sample(
+            snakemake.wildcards.sample,  # noqa: F821
+            list(snakemake.input.files),  # noqa: F821
+            snakemake.params.selection["channel"],  # noqa: F821
+            snakemake.params.selection["options"],  # noqa: F821
+            snakemake.params.seed,  # noqa: F821
+            executor,
+            processing["chunksize"],
+            processing["skipbadfiles"],
+            dict(snakemake.output),  # noqa: F821
+        )

@@ -180,7 +180,7 @@ def test_bad_input_is_named(tmp_path):
     table = pd.read_parquet(background)
     table.loc[table.index[table.mjj.between(*REGION)][:3], "mj1"] = np.nan
     table.to_parquet(tmp_path / "nan.parquet")
-    with pytest.raises(InvalidInput, match="nan.parquet: 3 events with NaN"):
+    with pytest.raises(InvalidInput, match=r"nan.parquet \(mjj window\): 3 events with NaN or infinite values \(columns: mj1\)"):
         run_bump_hunt(SETTINGS, signal, tmp_path / "nan.parquet", 1.0, 1, 1, *out)
     with pytest.raises(EmptySelection, match="signal.parquet: .* signal events in the signal region; S/sqrt\\(B\\) = 40"):
         run_bump_hunt(SETTINGS, signal, background, 40.0, 1, 1, *out)

@@ -1,4 +1,7 @@
-"""Config validation: the shipped configs pass; bad ones stop with the key named."""
+"""Config validation: the shipped configs pass; bad ones stop with the key named; nothing in
+the code runs what a config or an input file could smuggle in."""
+
+import re
 
 import pytest
 from snakemake.exceptions import WorkflowError
@@ -27,6 +30,8 @@ def test_shipped_configs_are_valid(files):
         (lambda c: c["detector"]["tracker"].update(efficiency=1.5), "efficiency"),
         (lambda c: c["samples"].update({"../escape": c["samples"]["qcd_dijet"]}), "../escape"),
         (lambda c: c["samples"]["qcd_dijet"].update(shard=3), "shard"),
+        (lambda c: c["fits"].update({"../../tmp/x": c["fits"]["tagged_search"]}), "../../tmp/x"),
+        (lambda c: c["samples"].update({"/abs": c["samples"]["qcd_dijet"]}), "/abs"),
     ],
 )
 def test_invalid_config_names_the_key(config, mutate, named):
@@ -34,6 +39,25 @@ def test_invalid_config_names_the_key(config, mutate, named):
     with pytest.raises(WorkflowError, match="Error validating config") as error:
         validate(config, SCHEMA)
     assert named in str(error.value)
+
+
+def test_a_missing_input_file_is_named_before_anything_runs(config, tmp_path):
+    present = tmp_path / "present.root"
+    present.write_bytes(b"")
+    config["samples"]["real"] = {"channel": "dijet", "files": [str(present), str(tmp_path / "absent.root"), "root://eos.example//x.root"]}
+    validate(config, SCHEMA)
+    with pytest.raises(InvalidConfig, match=f"samples.real.files: no file '{tmp_path / 'absent.root'}'"):
+        check_config(config)
+
+
+def test_the_code_loads_no_pickles_and_interpolates_nothing_into_shell_commands():
+    """What a shared config or input file could exploit: unpickling, full YAML, shell rules."""
+    unsafe = re.compile(r"pickle\.load|cloudpickle|joblib\.load|allow_pickle=True|yaml\.load\(|yaml\.unsafe_load|(?<![.\w])eval\(|(?<![.\w])exec\(|^\s*shell:", re.MULTILINE)
+    sources = [*(ROOT / "src").rglob("*.py"), *(ROOT / "scripts").glob("*.py"), *(ROOT / "workflow").rglob("*.smk"), ROOT / "Snakefile"]
+    found = [f"{path.relative_to(ROOT)}: {match.group(0)}" for path in sources for match in unsafe.finditer(path.read_text())]
+    assert not found, found
+    loads = [(path, line) for path in sources for line in path.read_text().splitlines() if "torch.load(" in line]
+    assert loads and all("weights_only=True" in line for _, line in loads), loads
 
 
 def test_unknown_process_names_the_sample(config):

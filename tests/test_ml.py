@@ -1,13 +1,22 @@
 """Taggers: metrics, the shared training loop, the taggers on generated jets, save and load,
 mass decorrelation."""
 
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import awkward as ak
 import dcor
 import numpy as np
 import pytest
 import torch
 
 from mlhep.config import tagger_models
-from mlhep.ml.data import split
+from mlhep.errors import InvalidInput
+from mlhep.ml.data import JET_FEATURES, jet_column, jet_table, split
 from mlhep.ml.decorrelation import distance_correlation
 from mlhep.ml.metrics import inverse_jsd, rejection, roc_auc
 from mlhep.ml.models import MLP, BDTClassifier, MLPClassifier, PFNClassifier
@@ -180,3 +189,39 @@ def test_tagger_names_expand_the_lambda_scans():
     assert list(expanded) == ["bdt", "disco_lambda_0", "disco_lambda_0.5", "disco_lambda_10", "mode_lambda_2"]
     assert expanded["disco_lambda_0.5"] == ("disco", {"hidden": [8], "decorrelation": {"method": "disco", "lam": 0.5}})
     assert expanded["mode_lambda_2"][1]["decorrelation"] == {"method": "mode", "lam": 2, "mass_bins": 5}
+
+
+ADVERSARIAL = {"hidden": (16,), "decorrelation": {"method": "adversarial", "lam": 10}, "train": {"epochs": 40, "batch_size": 512, "early_stopping": False, "seed": 4}}
+KILLED_TRAINING = """
+import sys, torch
+sys.path.insert(0, {tests!r})
+from test_ml import ADVERSARIAL, MLPClassifier, _sculpting_toy
+torch.set_num_threads(1)
+MLPClassifier(**ADVERSARIAL).fit(_sculpting_toy(8000, 1), _sculpting_toy(4000, 2), checkpoints={folder!r})
+"""
+
+
+def test_a_training_killed_midway_resumes_from_its_checkpoint_to_the_same_model(sculpting_toy, tmp_path, one_torch_thread):
+    checkpoint = tmp_path / "member0.pt"
+    job = subprocess.Popen([sys.executable, "-c", KILLED_TRAINING.format(tests=str(Path(__file__).parent), folder=str(tmp_path))])
+    while job.poll() is None and not checkpoint.exists():
+        time.sleep(0.01)
+    job.send_signal(signal.SIGKILL)
+    job.wait()
+    assert job.returncode == -signal.SIGKILL, "the training ended before it could be killed"
+    done = len(json.loads(torch.load(checkpoint, weights_only=True)["history"])["train_loss"])
+    assert 0 < done < 40
+    resumed = MLPClassifier(**ADVERSARIAL).fit(sculpting_toy["train"], sculpting_toy["val"], checkpoints=tmp_path)
+    uninterrupted = MLPClassifier(**ADVERSARIAL).fit(sculpting_toy["train"], sculpting_toy["val"])
+    assert resumed.history[0]["epochs"] == 40
+    np.testing.assert_array_equal(resumed.predict(sculpting_toy["test"]), uninterrupted.predict(sculpting_toy["test"]))
+
+
+def test_nan_features_stop_the_tagger_data_naming_file_and_column(tmp_path):
+    columns = {jet_column(name, jet): np.ones(5) for name in JET_FEATURES for jet in (1, 2)}
+    columns["tau21_j2"][3] = np.nan
+    columns["pt_j1"][0] = np.inf
+    path = tmp_path / "bad.parquet"
+    ak.to_parquet(ak.zip({**columns, "event": np.arange(5, dtype=np.uint64)}), path)
+    with pytest.raises(InvalidInput, match=r"bad.parquet: 2 events with NaN or infinite values \(columns: tau21, pt\)"):
+        jet_table(path, 0)

@@ -9,7 +9,7 @@ import uproot
 
 from mlhep.errors import BadInputFile, EmptySelection, MissingBranch, OptionalBranchWarning
 from mlhep.generate import write_nanoaod
-from mlhep.process import cutflow_table, make_executor, make_processor, process_sample, run_processor
+from mlhep.process import configured_executor, cutflow_table, make_executor, make_processor, process_sample, run_processor
 from mlhep.process.systematics import per_jet_normal
 
 EXECUTOR = make_executor("iterative", status=False)
@@ -82,6 +82,18 @@ def test_results_do_not_depend_on_chunking(generated):
     assert ak.all(small["columns"].mjj == large["columns"].mjj)
     for key in small["hists"]:
         np.testing.assert_allclose(small["hists"][key].values(), large["hists"][key].values())
+
+
+def test_dask_local_cluster_gives_the_iterative_result(generated, dijet):
+    pytest.importorskip("distributed")
+    settings = {"executor": "dask", "retries": 1, "dask": {"scheduler": None}}
+    files = [str(generated["wprime_xy"]), str(generated["qcd_dijet"])]
+    with configured_executor(settings, workers=2) as executor:
+        out = run_processor("test", files, make_processor("dijet", {}, seed=3), executor, chunksize=60)
+    assert len(out["columns"]) == len(dijet["columns"]) > 0
+    assert ak.all(out["columns"].mjj == dijet["columns"].mjj) and out["cutflow"] == dijet["cutflow"]
+    for key in dijet["hists"]:
+        np.testing.assert_allclose(out["hists"][key].values(), dijet["hists"][key].values())
 
 
 def test_zjets_flags_make_efficiency_and_fakes_explicit(zjets):

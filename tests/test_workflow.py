@@ -1,20 +1,24 @@
-"""The whole Snakemake DAG on config/mini.yaml: outputs, nothing left to do, targeted reruns."""
+"""The whole Snakemake DAG on config/mini.yaml: outputs, nothing left to do, targeted reruns,
+identical outputs from scratch, a killed job redone, bad input stopped with the file named."""
 
 import json
 import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import awkward as ak
 import numpy as np
 import pandas as pd
+import psutil
 import pyhf
 import pytest
 import uproot
 
 from conftest import ROOT
+from mlhep.manifest import NOT_BIT_IDENTICAL, compare_manifests, content_sha256
 from mlhep.report import CHROMIUM, check_report
 
 pytestmark = pytest.mark.slow
@@ -33,12 +37,18 @@ def _planned_jobs(output):
     return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)\s*$", table, re.MULTILINE) if m.group(1) != "total"}
 
 
-@pytest.fixture(scope="module")
-def workflow_run(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("workflow")
-    for item in ("Snakefile", "workflow", "config", "scripts", "envs"):
+def _fresh_workdir(tmp_path_factory, name):
+    """A copy of the workflow with no outputs."""
+    workdir = tmp_path_factory.mktemp(name)
+    for item in ("Snakefile", "workflow", "config", "scripts", "envs", "profiles"):
         source = ROOT / item
         (shutil.copytree if source.is_dir() else shutil.copy)(source, workdir / item)
+    return workdir
+
+
+@pytest.fixture(scope="module")
+def workflow_run(tmp_path_factory):
+    workdir = _fresh_workdir(tmp_path_factory, "workflow")
     _snakemake(workdir)
     return workdir
 
@@ -117,8 +127,83 @@ def test_final_outputs_exist_and_are_well_formed(workflow_run):
     table = (workflow_run / "results/cutflow/cutflow.csv").read_text().splitlines()
     assert table[0].startswith("sample,channel,step,events") and len(table) > 16
     logs = {p.relative_to(workflow_run / "logs").parts[0].removesuffix(".log") for p in (workflow_run / "logs").rglob("*.log")}
-    assert logs == {"generate", "validate_generation", "process", "cutflow_table", "train_tagger", "summarize_taggers", "fit_search", "metrics_table", "unfold", "nsbi", "anomaly", "anomaly_window", "anomaly_summary"}
+    assert logs == {"generate", "validate_generation", "process", "cutflow_table", "train_tagger", "summarize_taggers", "fit_search", "metrics_table", "unfold", "nsbi", "anomaly", "anomaly_window", "anomaly_summary", "manifest"}
     assert len(list((workflow_run / "benchmarks").rglob("*.tsv"))) == len(list((workflow_run / "logs").rglob("*.log")))
+
+
+def test_manifest_records_versions_config_seeds_and_a_hash_of_every_output(workflow_run):
+    manifest = json.loads((workflow_run / "results/manifest.json").read_text())
+    assert manifest["packages"]["coffea"] == "2026.9.0" and manifest["packages"]["torch"].startswith("2.13.0")
+    assert manifest["git"] is None  # the test's copy is not a git checkout
+    assert manifest["seeds"]["seed"] > 0 and manifest["seeds"]["anomaly.seeds"] == 1
+    assert len(manifest["config_sha256"]) == 64 and manifest["not_bit_identical"] == NOT_BIT_IDENTICAL
+    outputs = manifest["outputs"]
+    files = {str(p.relative_to(workflow_run)) for p in (workflow_run / "results").rglob("*") if p.is_file() and p.name != ".snakemake_timestamp"} - {"results/manifest.json"}
+    assert set(outputs) == files
+    for name, record in outputs.items():
+        assert record["bytes"] == (workflow_run / name).stat().st_size and ("content_sha256" in record) == (Path(name).suffix in NOT_BIT_IDENTICAL)
+
+
+def test_a_second_run_from_scratch_gives_identical_outputs(workflow_run, tmp_path_factory):
+    again = _fresh_workdir(tmp_path_factory, "again")
+    _snakemake(again)
+    first, second = (json.loads((workdir / "results/manifest.json").read_text()) for workdir in (workflow_run, again))
+    assert first["config_sha256"] == second["config_sha256"]
+    assert compare_manifests(first, second) == {}
+    # everything but ROOT files, JSON timings and the HTML tables is identical byte for byte: plots, models, parquet tables
+    identical = [name for name in first["outputs"] if Path(name).suffix not in NOT_BIT_IDENTICAL]
+    assert {Path(name).suffix for name in identical} >= {".png", ".pdf", ".parquet", ".pt", ".csv"}
+
+
+def _job_process(snakemake, script, timeout=120):
+    """The process of the job that runs ``script`` under the Snakemake process ``snakemake``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for child in snakemake.children(recursive=True):
+            try:
+                if any(part.endswith(script) for part in child.cmdline()):
+                    return child
+            except psutil.NoSuchProcess:
+                continue
+        time.sleep(0.05)
+    raise AssertionError(f"no job running {script}")
+
+
+def test_a_generation_job_killed_midway_is_redone_with_identical_output(workflow_run, tmp_path_factory):
+    workdir = _fresh_workdir(tmp_path_factory, "killed")
+    shard, log = "data/generated/qcd_dijet/0.root", workdir / "logs/generate/qcd_dijet/0.log"
+    command = [sys.executable, "-m", "snakemake", "--cores", "1", "--configfile", "config/mini.yaml", "--", shard]
+    snakemake = subprocess.Popen(command, cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    job = _job_process(psutil.Process(snakemake.pid), "generate.py")
+    while job.is_running() and not re.search(r"\| *[1-9]\d*/400", log.read_text() if log.exists() else ""):
+        time.sleep(0.02)  # until the first batch of events is done
+    job.kill()
+    output = snakemake.communicate(timeout=120)[0]
+    assert snakemake.returncode != 0, "the job ended before it could be killed"
+    assert "Error in rule generate" in output and not (workdir / shard).exists()
+    _snakemake(workdir, "--", shard)
+    assert content_sha256(workdir / shard) == content_sha256(workflow_run / shard)
+    assert not list((workdir / "data/generated/qcd_dijet").glob(".*tmp*"))  # the killed job's temporary file is gone
+
+
+def test_processing_on_a_dask_local_cluster_writes_the_same_columns(workflow_run, tmp_path_factory):
+    workdir = _fresh_workdir(tmp_path_factory, "dask")
+    (workdir / "dask.yaml").write_text("processing: {executor: dask, workers: 2}\n")
+    columns = "results/columns/wprime_xy.parquet"
+    _snakemake(workdir, "dask.yaml", "--", columns)
+    assert (workdir / columns).read_bytes() == (workflow_run / columns).read_bytes()
+
+
+def test_a_corrupted_input_file_stops_its_job_with_the_file_named_and_no_output(workflow_run, tmp_path_factory):
+    workdir = _fresh_workdir(tmp_path_factory, "corrupted")
+    (workdir / "broken.root").write_bytes(b"root" + bytes(1000))
+    (workdir / "broken.yaml").write_text("samples:\n  broken: {channel: dijet, files: [broken.root]}\n")
+    command = [sys.executable, "-m", "snakemake", "--cores", "1", "--configfile", "config/mini.yaml", "broken.yaml", "--", "results/columns/broken.parquet"]
+    result = subprocess.run(command, cwd=workdir, capture_output=True, text=True)
+    assert result.returncode != 0
+    log = (workdir / "logs/process/broken.log").read_text()
+    assert "BadInputFile" in log and "broken.root" in log, log[-2000:]
+    assert not list((workdir / "results").rglob("*broken*"))
 
 
 @pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"headless check needs Debian's chromium at {CHROMIUM}")
@@ -148,22 +233,22 @@ def _planned_after_edit(workdir, old, new):
 
 def test_changing_one_sample_reruns_only_that_sample_and_its_descendants(workflow_run):
     planned = _planned_after_edit(workflow_run, "zjets_alt: {shards: 1, events_per_shard: 150}", "zjets_alt: {shards: 1, events_per_shard: 140}")
-    assert planned == {"generate": 1, "validate_generation": 1, "process": 1, "cutflow_table": 1, "unfold": 1, "metrics_table": 3, "all": 1}, planned
+    assert planned == {"generate": 1, "validate_generation": 1, "process": 1, "cutflow_table": 1, "unfold": 1, "metrics_table": 3, "manifest": 1, "all": 1}, planned
 
 
 def test_changing_a_selection_reruns_only_the_processing_of_that_channel(workflow_run):
     planned = _planned_after_edit(workflow_run, "processing:\n", "processing:\n  channels:\n    zjets: {z_min_pt: 150.0}\n")
-    assert planned == {"process": 2, "cutflow_table": 1, "unfold": 1, "metrics_table": 2, "all": 1}, planned
+    assert planned == {"process": 2, "cutflow_table": 1, "unfold": 1, "metrics_table": 2, "manifest": 1, "all": 1}, planned
 
 
 def test_changing_a_tagger_retrains_only_that_tagger(workflow_run):
     planned = _planned_after_edit(workflow_run, "bdt: {n_estimators: 20}", "bdt: {n_estimators: 21}")
-    assert planned == {"train_tagger": 1, "summarize_taggers": 1, "metrics_table": 1, "all": 1}, planned
+    assert planned == {"train_tagger": 1, "summarize_taggers": 1, "metrics_table": 1, "manifest": 1, "all": 1}, planned
 
 
 def test_adding_a_lambda_trains_only_the_new_point_of_the_scan(workflow_run):
     planned = _planned_after_edit(workflow_run, "disco: {lambdas: [0, 30]", "disco: {lambdas: [0, 30, 50]")
-    assert planned == {"train_tagger": 1, "summarize_taggers": 1, "metrics_table": 1, "all": 1}, planned
+    assert planned == {"train_tagger": 1, "summarize_taggers": 1, "metrics_table": 1, "manifest": 1, "all": 1}, planned
 
 
 def test_invalid_config_stops_with_the_key_named(workflow_run):
@@ -171,6 +256,20 @@ def test_invalid_config_stops_with_the_key_named(workflow_run):
     result = subprocess.run(command, cwd=workflow_run, capture_output=True, text=True)
     assert result.returncode != 0
     assert "seed" in result.stdout + result.stderr and "minimum" in result.stdout + result.stderr
+
+
+def test_slurm_profile_gives_every_job_its_resources(workflow_run):
+    pytest.importorskip("snakemake_executor_plugin_slurm")
+    output = _snakemake(workflow_run, "--workflow-profile", "profiles/slurm", "-n", "--forceall")
+    jobs = [job for job in re.findall(r"^rule (\w+):\n(?:    .*\n)*?    resources: (.*)$", output, re.MULTILINE) if job[0] != "all"]
+    rules = {name for name, _ in jobs}
+    assert rules == set(_planned_jobs(output)) - {"all"}, rules
+    for name, resources in jobs:
+        assert "runtime=" in resources and "mem_mb=" in resources and "slurm_partition=" in resources, (name, resources)
+        gpu = "slurm_extra=--gres=gpu:1" in resources
+        assert gpu == (name in {"train_tagger", "unfold", "nsbi", "anomaly_run", "anomaly_window"}), (name, resources)
+    generate = [resources for name, resources in jobs if name == "generate"]
+    assert len(generate) == 8 and all("cpus_per_task=1" in resources for resources in generate)  # one job per shard
 
 
 def test_lint_is_clean(workflow_run):

@@ -1,5 +1,7 @@
 """Configuration checks beyond the JSON schema: references between sections."""
 
+from pathlib import Path
+
 from mlhep.errors import InvalidConfig
 
 __all__ = ["DECORRELATED", "anomaly_run_names", "check_config", "injection_key", "tagger_models"]
@@ -15,6 +17,9 @@ def check_config(config):
         if ("process" in sample) == ("files" in sample):
             raise InvalidConfig(f"samples.{name}: give either 'process' (generate) or 'files' (NanoAOD input), not {'both' if 'files' in sample else 'neither'}")
         if "files" in sample:
+            for path in sample["files"]:
+                if "://" not in path and not Path(path).is_file():  # remote (root://, https://) files are checked when opened
+                    raise InvalidConfig(f"samples.{name}.files: no file '{path}' (relative paths start from the working directory)")
             continue
         for key in ("shards", "events_per_shard"):
             if key not in sample:

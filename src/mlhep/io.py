@@ -1,6 +1,7 @@
 """Atomic file output: write to a temporary name, rename on success."""
 
 import contextlib
+import glob
 import json
 import os
 from pathlib import Path
@@ -17,6 +18,8 @@ def atomic_path(path):
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in path.parent.glob(f".{glob.escape(path.name)}.tmp*"):  # left by a killed writer
+        stale.unlink(missing_ok=True)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     try:
         yield tmp

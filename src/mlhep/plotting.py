@@ -21,6 +21,7 @@ def save(fig, stem):
     """Write ``stem``.pdf and ``stem``.png and close the figure."""
     stem = Path(stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
-    for suffix in (".pdf", ".png"):
-        fig.savefig(stem.parent / f"{stem.name}{suffix}", dpi=100)  # names may hold dots (lambda_0.5)
+    # names may hold dots (lambda_0.5); no creation date, so that a rerun writes the same bytes
+    fig.savefig(stem.parent / f"{stem.name}.pdf", dpi=100, metadata={"CreationDate": None})
+    fig.savefig(stem.parent / f"{stem.name}.png", dpi=100)
     plt.close(fig)

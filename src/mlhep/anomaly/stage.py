@@ -19,7 +19,7 @@ from mlhep.anomaly.classifier import best_epochs_scores
 from mlhep.anomaly.flow import ConditionalFlow
 from mlhep.anomaly.metrics import rejection_at, sic_curve
 from mlhep.config import injection_key
-from mlhep.errors import BadInputFile, EmptySelection, InvalidInput
+from mlhep.errors import BadInputFile, EmptySelection, require_finite
 from mlhep.io import atomic_path, write_json
 from mlhep.ml.data import split
 from mlhep.ml.metrics import roc_auc
@@ -39,9 +39,7 @@ def _load(path, features, window):
         raise BadInputFile(f"{path}: cannot read the columns mjj, {', '.join(features)}: {error}") from error
     inside = ((columns.mjj >= window[0]) & (columns.mjj < window[1])).to_numpy()
     X, mjj = columns[list(features)].to_numpy(np.float64)[inside], columns.mjj.to_numpy(np.float64)[inside]
-    bad = ~np.isfinite(X).all(axis=1) | ~np.isfinite(mjj)
-    if bad.any():
-        raise InvalidInput(f"{path}: {bad.sum()} events with NaN or infinite features in the mjj window")
+    require_finite(np.column_stack([mjj, X]), ["mjj", *features], f"{path} (mjj window)")
     if len(X) < 10:
         raise EmptySelection(f"{path}: {len(X)} events in the mjj window {window[0]:g}-{window[1]:g} GeV")
     return X, mjj

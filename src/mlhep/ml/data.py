@@ -4,7 +4,7 @@ import awkward as ak
 import numpy as np
 from scipy.special import ndtr
 
-from mlhep.errors import EmptySelection, MissingBranch
+from mlhep.errors import EmptySelection, MissingBranch, require_finite
 from mlhep.process.systematics import per_jet_normal
 
 __all__ = ["JET_FEATURES", "jet_column", "jet_table", "padded_constituents", "split"]
@@ -33,6 +33,7 @@ def jet_table(columns_path, label, max_particles=0):
         if max_particles:
             rows.setdefault("constituents", []).append(padded_constituents(columns, f"j{jet}", max_particles, columns_path))
     table = {name: np.concatenate(values) for name, values in rows.items()}
+    require_finite(np.column_stack([table[name] for name in JET_FEATURES]), JET_FEATURES, columns_path)
     table["label"] = np.full(len(table["event"]), label, dtype=np.int64)
     return table
 

@@ -73,6 +73,13 @@ class _Adversary:
         self.net = MLP(1, adversary_hidden, n_outputs=len(edges) + 1)
         self.optimizer = torch.optim.Adam(self.net.parameters(), lr=adversary_learning_rate)
 
+    def state_dict(self):
+        return {"net": self.net.state_dict(), "optimizer": self.optimizer.state_dict()}
+
+    def load_state_dict(self, state):
+        self.net.load_state_dict(state["net"])
+        self.optimizer.load_state_dict(state["optimizer"])
+
     def _loss(self, score, target, weights):
         per_jet = nn.functional.cross_entropy(self.net(score[:, None]), target, reduction="none")
         return (per_jet * weights).sum() / weights.sum()

@@ -55,7 +55,9 @@ class TorchClassifier:
     def _standardized(self, values):
         return (values - np.array(self.preprocessing["mean"])) / np.array(self.preprocessing["scale"])
 
-    def fit(self, train, val, progress=False):
+    def fit(self, train, val, progress=False, checkpoints=None):
+        """Train the ensemble; with a ``checkpoints`` folder, each member's training state is
+        kept there and a rerun after a kill resumes from it."""
         self.learn_preprocessing(train)
         tensors = [self._tensors(data) for data in (train, val)]
         networks, self.history = [], []
@@ -64,7 +66,8 @@ class TorchClassifier:
             seed_everything(config.seed)  # the initial weights and the adversary too
             network = self.network()
             loss = classification_loss(self.decorrelation, train["mass"][train["y"] == 0])
-            self.history.append(fit(network, loss, *tensors, config, progress=progress))
+            checkpoint = None if checkpoints is None else Path(checkpoints) / f"member{member}.pt"
+            self.history.append(fit(network, loss, *tensors, config, progress=progress, checkpoint=checkpoint))
             networks.append(network)
         self.module = nn.ModuleList(networks)
         return self
@@ -171,7 +174,8 @@ class BDTClassifier:
     def __post_init__(self):
         self.booster = None
 
-    def fit(self, train, val, progress=False):
+    def fit(self, train, val, progress=False, checkpoints=None):
+        """Boost with early stopping (fast: ``checkpoints`` is accepted and not used)."""
         params = {
             "objective": "binary:logistic",
             "eval_metric": "logloss",

@@ -1,6 +1,7 @@
 """Train a jet tagger on processed samples and measure it: AUC, R50, 1/JSD, training time."""
 
 import json
+import shutil
 import time
 from pathlib import Path
 
@@ -74,12 +75,16 @@ def evaluate_tagger(y, score, mass):
     }
 
 
-def train_tagger(kind, hyper, signal_columns, background_columns, seed, folder):
-    """Train a tagger of ``kind`` (a key of MODELS) and write it, its test scores and metrics.json to ``folder``."""
+def train_tagger(kind, hyper, signal_columns, background_columns, seed, folder, checkpoints=None):
+    """Train a tagger of ``kind`` (a key of MODELS) and write it, its test scores and metrics.json to ``folder``.
+
+    ``checkpoints``: a folder for the training state of torch models, so that a job killed
+    mid-way resumes where it stopped; removed once the tagger is written.
+    """
     model = make_model(kind, hyper, seed)
     data = tagger_data(signal_columns, background_columns, seed, getattr(model, "max_particles", 0))
     start = time.perf_counter()
-    model.fit(data["train"], data["val"])
+    model.fit(data["train"], data["val"], checkpoints=checkpoints)
     train_seconds = time.perf_counter() - start
     test = data["test"]
     score = model.predict(test)
@@ -89,6 +94,8 @@ def train_tagger(kind, hyper, signal_columns, background_columns, seed, folder):
     with atomic_path(folder / "scores.parquet") as tmp:
         pd.DataFrame({"label": test["y"], "score": score, "mass": test["mass"]}).to_parquet(tmp)
     write_json(metrics, folder / "metrics.json")
+    if checkpoints is not None:
+        shutil.rmtree(checkpoints, ignore_errors=True)
     return metrics
 
 

@@ -11,7 +11,7 @@ from tqdm import tqdm
 
 from mlhep.io import atomic_path
 
-__all__ = ["TrainConfig", "device", "fit", "seed_everything"]
+__all__ = ["TrainConfig", "checkpoint_folder", "device", "fit", "seed_everything"]
 
 
 @dataclass
@@ -25,6 +25,15 @@ class TrainConfig:
     early_stopping: bool = True  # False: run every epoch and keep the last (adversarial training)
     seed: int = 0
     device: str = "auto"  # "auto": a GPU when present, else the CPU
+
+
+def checkpoint_folder(root, name, settings, inputs):
+    """``root/name-KEY``: KEY hashes ``settings`` and the bytes of the ``inputs`` files, so that a
+    rerun resumes only from the state of a training with the same settings on the same data."""
+    from mlhep.manifest import config_hash, file_sha256
+
+    key = config_hash({"settings": settings, "inputs": [file_sha256(path) for path in inputs]})
+    return Path(root) / f"{name}-{key[:16]}"
 
 
 def device(name="auto"):
@@ -49,7 +58,8 @@ def fit(module, loss_fn, train, validation, config, checkpoint=None, progress=Tr
         train, validation: tuples of tensors with the same first dimension.
         config: TrainConfig.
         checkpoint: optional path; the best state so far is written there (atomically) after
-            every improvement, with the epoch and the loss history, and a run resumes from it.
+            every improvement, with the epoch, the loss history and the state of a loss that
+            has one (``loss_fn.state_dict()``), and a run resumes from it.
         progress: show a progress bar over epochs.
         on_epoch: optional ``on_epoch(epoch, val_loss, module)``, called after every epoch
             (for example to keep the predictions of the best few epochs).
@@ -72,6 +82,8 @@ def fit(module, loss_fn, train, validation, config, checkpoint=None, progress=Tr
         module.load_state_dict(saved["module"])
         optimizer.load_state_dict(saved["optimizer"])
         generator.set_state(saved["generator"])
+        if "loss" in saved:
+            loss_fn.load_state_dict(saved["loss"])
         history = json.loads(saved["history"])
         start, best_loss = len(history["train_loss"]), min(history["val_loss"])
         best_state = copy.deepcopy(module.state_dict())
@@ -95,7 +107,7 @@ def fit(module, loss_fn, train, validation, config, checkpoint=None, progress=Tr
             best_loss, history["best_epoch"] = history["val_loss"][-1], epoch
             best_state = copy.deepcopy(module.state_dict())
             if checkpoint is not None:
-                _save_checkpoint(checkpoint, module, optimizer, generator, history)
+                _save_checkpoint(checkpoint, module, optimizer, generator, history, loss_fn)
         elif epoch - history["best_epoch"] >= config.patience:
             break
     history["epochs"] = len(history["train_loss"])
@@ -114,12 +126,14 @@ def evaluate(module, loss_fn, data, batch_size):
     return total / n
 
 
-def _save_checkpoint(path, module, optimizer, generator, history):
+def _save_checkpoint(path, module, optimizer, generator, history, loss_fn):
     state = {
         "module": module.state_dict(),
         "optimizer": optimizer.state_dict(),
         "generator": generator.get_state(),
         "history": json.dumps(history),
     }
+    if hasattr(loss_fn, "state_dict"):  # a loss with its own trained parts (an adversary)
+        state["loss"] = loss_fn.state_dict()
     with atomic_path(path) as tmp:
         torch.save(state, tmp)

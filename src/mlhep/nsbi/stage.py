@@ -5,7 +5,7 @@ import awkward as ak
 import numpy as np
 import pyhf
 
-from mlhep.errors import EmptySelection
+from mlhep.errors import EmptySelection, require_finite
 from mlhep.io import write_json
 from mlhep.ml.data import JET_FEATURES, split
 from mlhep.ml.ratio import DensityRatio, plot_calibration
@@ -20,6 +20,10 @@ __all__ = ["dijet_features", "run_nsbi", "toy_validation"]
 
 _PROCESSES = ("signal", "background")
 _VARIATIONS = {"up": "jes_up", "down": "jes_down"}
+
+
+# the columns of dijet_features
+FEATURE_NAMES = ["mjj", *(f"{feature}_j{jet}" for jet in (1, 2) for feature in JET_FEATURES)]
 
 
 def dijet_features(columns, variation, systematics, seed):
@@ -39,6 +43,7 @@ def _sample(path, settings, systematics, seed):
     out = {}
     for side, variation in {"nominal": "nominal", **_VARIATIONS}.items():
         X = dijet_features(columns, variation, systematics, seed)
+        require_finite(X, FEATURE_NAMES, f"{path} ({variation})")
         inside = (X[:, 0] >= low) & (X[:, 0] < high)
         out[side] = {"train": (X[inside & (train | validation)], weight[inside & (train | validation)]), "test": (X[inside & test], weight[inside & test])}
     if len(out["nominal"]["test"][0]) < 10:

@@ -2,7 +2,7 @@
 
 from mlhep.process.dijet import DijetProcessor
 from mlhep.process.inputs import Schema, check_files
-from mlhep.process.run import make_executor, make_processor, process_sample, run_processor
+from mlhep.process.run import configured_executor, dask_client, make_executor, make_processor, process_sample, run_processor
 from mlhep.process.summary import cutflow_table
 from mlhep.process.zjets import ZJetsProcessor
 
@@ -11,7 +11,9 @@ __all__ = [
     "Schema",
     "ZJetsProcessor",
     "check_files",
+    "configured_executor",
     "cutflow_table",
+    "dask_client",
     "make_executor",
     "make_processor",
     "process_sample",

@@ -47,6 +47,9 @@ def cutflow(selection, names, n_events):
     return flow
 
 
-def columns_table(columns):
-    """One record array of plain columns: behaviors dropped so that it pickles across processes."""
-    return ak.zip({name: ak.Array(value.layout) if isinstance(value, ak.Array) else value for name, value in columns.items()}, depth_limit=1)
+def columns_table(events, columns):
+    """The chunk's columns as one record array (behaviors dropped, so that it pickles across
+    processes), keyed by (file, first entry): the merged table then follows the file order,
+    whichever order the executor finishes chunks in."""
+    key = (events.metadata["filename"], int(events.metadata["entrystart"]))
+    return {key: ak.zip({name: ak.Array(value.layout) if isinstance(value, ak.Array) else value for name, value in columns.items()}, depth_limit=1)}

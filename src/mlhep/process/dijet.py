@@ -64,7 +64,7 @@ class DijetProcessor(processor.ProcessorABC):
                     features.update(self._constituents(events, counts, varied, pair, mask))
                 features["event"] = event[mask].astype(np.uint64)
                 features["weight"] = weights[mask]
-                out["columns"] = [columns_table(features)]
+                out["columns"] = columns_table(events, features)
         out["hists"] = hists
         return out
 

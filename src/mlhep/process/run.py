@@ -1,7 +1,8 @@
 """Run a processor over a sample's files with coffea's Runner and write its outputs."""
 
+import contextlib
+
 import awkward as ak
-import numpy as np
 import uproot
 from coffea import processor
 
@@ -11,7 +12,7 @@ from mlhep.process.dijet import DijetProcessor
 from mlhep.process.inputs import OpenTrees, Schema, check_files
 from mlhep.process.zjets import ZJetsProcessor
 
-__all__ = ["make_executor", "make_processor", "process_sample", "run_processor"]
+__all__ = ["configured_executor", "dask_client", "make_executor", "make_processor", "process_sample", "run_processor"]
 
 PROCESSORS = {"dijet": DijetProcessor, "zjets": ZJetsProcessor}
 
@@ -23,17 +24,48 @@ def make_processor(channel, options, seed):
     return PROCESSORS[channel](**options, seed=seed)
 
 
-def make_executor(name, workers=1, retries=0, status=True):
-    """IterativeExecutor ("iterative") or FuturesExecutor ("futures") with ``workers`` processes.
-
-    For a cluster, coffea's DaskExecutor takes a dask ``distributed.Client`` instead; see
-    docs/PROCESSING.md.
+def make_executor(name, workers=1, retries=0, status=True, client=None):
+    """IterativeExecutor ("iterative"), FuturesExecutor ("futures") with ``workers`` processes,
+    or DaskExecutor ("dask") on the dask ``distributed.Client`` ``client`` (see ``dask_client``).
     """
     if name == "iterative":
         return processor.IterativeExecutor(status=status, retries=retries)
     if name == "futures":
         return processor.FuturesExecutor(status=status, workers=workers, retries=retries)
-    raise InvalidConfig(f"processing.executor: unknown executor '{name}' (iterative or futures)")
+    if name == "dask":
+        if client is None:
+            raise InvalidConfig("processing.executor: dask needs a distributed Client (mlhep.process.dask_client)")
+        return processor.DaskExecutor(client=client, status=status, retries=retries)
+    raise InvalidConfig(f"processing.executor: unknown executor '{name}' (iterative, futures or dask)")
+
+
+@contextlib.contextmanager
+def dask_client(scheduler=None, workers=1):
+    """A dask ``distributed.Client``: to the scheduler at address ``scheduler`` (for example a
+    dask-jobqueue SLURMCluster's), or to a LocalCluster of ``workers`` single-threaded processes
+    that lives as long as the block.
+    """
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError as error:
+        raise InvalidConfig("processing.executor: dask needs the dask extra (pip install -e '.[dask]')") from error
+    if scheduler:
+        with Client(scheduler) as client:
+            yield client
+        return
+    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, Client(cluster) as client:
+        yield client
+
+
+@contextlib.contextmanager
+def configured_executor(processing, workers):
+    """The executor that config ``processing`` names, with ``workers`` processes (a dask
+    LocalCluster of that size unless ``processing.dask.scheduler`` gives an address)."""
+    if processing["executor"] != "dask":
+        yield make_executor(processing["executor"], workers, processing["retries"])
+        return
+    with dask_client(processing.get("dask", {}).get("scheduler"), workers) as client:
+        yield make_executor("dask", workers, processing["retries"], client=client)
 
 
 def run_processor(sample, files, processor_instance, executor, chunksize, skipbadfiles=False, metrics=False):
@@ -41,8 +73,8 @@ def run_processor(sample, files, processor_instance, executor, chunksize, skipba
 
     Files are checked first (readable, non-empty, required branches); with
     ``skipbadfiles`` bad ones are skipped and listed under ``skipped_files``.
-    Columns come back as one awkward array sorted by event number, so the result does
-    not depend on chunking or on the executor's order. With ``metrics``, coffea's
+    Columns come back as one awkward array in file and entry order, so the result does
+    not depend on chunking or on the order in which the executor finishes chunks. With ``metrics``, coffea's
     metrics (branches read, bytes, processing time) are returned under ``metrics``.
     """
     channel = "dijet" if isinstance(processor_instance, DijetProcessor) else "zjets"
@@ -61,10 +93,8 @@ def run_processor(sample, files, processor_instance, executor, chunksize, skipba
         trees.close()
     if metrics:
         out, out["metrics"] = out
-    columns = ak.concatenate(out["columns"]) if out.get("columns") else ak.Array([])
-    if len(columns):
-        columns = columns[np.argsort(ak.to_numpy(columns.event), kind="stable")]
-    out["columns"] = columns
+    chunks, position = out.get("columns", {}), {path: i for i, path in enumerate(good)}
+    out["columns"] = ak.concatenate([chunks[key] for key in sorted(chunks, key=lambda key: (position[key[0]], key[1]))]) if chunks else ak.Array([])
     out["skipped_files"] = skipped
     return out
 

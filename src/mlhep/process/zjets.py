@@ -92,7 +92,7 @@ class ZJetsProcessor(processor.ProcessorABC):
                 fill(hists, ("truth", name, "nominal"), spec, truth[name][pass_truth], weights[pass_truth])
         columns.update(pass_truth=pass_truth[keep], weight=weights[keep])
         columns["event"] = ak.to_numpy(events.event[keep]).astype(np.uint64)
-        out["columns"] = [columns_table(columns)]
+        out["columns"] = columns_table(events, columns)
         out["hists"] = hists
         return out
 
