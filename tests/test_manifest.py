@@ -6,7 +6,8 @@ import time
 import hist
 import uproot
 
-from mlhep.manifest import compare_manifests, config_hash, config_seeds, content_sha256, file_sha256, output_hashes
+from mlhep.io import file_sha256, json_sha256
+from mlhep.manifest import compare_manifests, config_seeds, content_sha256, output_hashes
 
 
 def _write_histogram(path, values):
@@ -46,7 +47,7 @@ def test_compare_names_changed_and_missing_outputs(tmp_path):
 
 def test_config_hash_and_seeds():
     config = {"seed": 7, "anomaly": {"seeds": 5, "flow": {"train": {"seed": 3}}}, "taggers": {"models": {"mlp": {"hidden": [8]}}}}
-    assert config_hash(config) == config_hash(json.loads(json.dumps(config)))
-    assert config_hash(config) != config_hash({**config, "seed": 8})
+    assert json_sha256(config) == json_sha256(json.loads(json.dumps(config)))
+    assert json_sha256(config) != json_sha256({**config, "seed": 8})
     assert config_seeds(config) == {"seed": 7, "anomaly.seeds": 5, "anomaly.flow.train.seed": 3}
-    assert len(config_hash(config)) == 64
+    assert len(json_sha256(config)) == 64

@@ -14,9 +14,9 @@ import awkward as ak
 import numpy as np
 import uproot
 
-from mlhep.io import write_json
+from mlhep.io import file_sha256, json_sha256, write_json
 
-__all__ = ["NOT_BIT_IDENTICAL", "compare_manifests", "config_hash", "content_sha256", "output_hashes", "write_manifest"]
+__all__ = ["NOT_BIT_IDENTICAL", "compare_manifests", "config_seeds", "content_sha256", "output_hashes", "write_manifest"]
 
 # outputs whose bytes differ between identical runs, by file suffix, with the reason; where a
 # content_sha256 can leave the varying part out, that one must agree
@@ -44,14 +44,6 @@ def _without_timings(value):
     return value
 
 
-def file_sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def content_sha256(path):
     """sha256 of what a file holds, leaving out what varies between identical runs (see
     NOT_BIT_IDENTICAL); None for a kind of file compared through another."""
@@ -59,8 +51,7 @@ def content_sha256(path):
     if path.suffix == ".root":
         return _root_content_sha256(path)
     if path.suffix == ".json":
-        content = _without_timings(json.loads(path.read_text()))
-        return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
+        return json_sha256(_without_timings(json.loads(path.read_text())))
     return None
 
 
@@ -106,11 +97,6 @@ def output_hashes(paths):
     return hashes
 
 
-def config_hash(config):
-    """sha256 of the configuration as canonical JSON (sorted keys): equal configs, equal hashes."""
-    return hashlib.sha256(json.dumps(config, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
-
-
 def config_seeds(config, prefix=""):
     """Every ``seed``/``seeds`` value in the configuration, keyed by its dotted path."""
     seeds = {}
@@ -152,7 +138,7 @@ def write_manifest(outputs, config, path, workdir="."):
     """Write the manifest of a run whose final outputs are ``outputs`` (files or directories)."""
     manifest = {
         "git": git_commit(workdir),
-        "config_sha256": config_hash(config),
+        "config_sha256": json_sha256(config),
         "seeds": config_seeds(config),
         "packages": package_versions(),
         "not_bit_identical": NOT_BIT_IDENTICAL,

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from mlhep.io import atomic_path
+from mlhep.io import atomic_path, file_sha256, json_sha256
 
 __all__ = ["TrainConfig", "checkpoint_folder", "device", "fit", "seed_everything"]
 
@@ -30,9 +30,7 @@ class TrainConfig:
 def checkpoint_folder(root, name, settings, inputs):
     """``root/name-KEY``: KEY hashes ``settings`` and the bytes of the ``inputs`` files, so that a
     rerun resumes only from the state of a training with the same settings on the same data."""
-    from mlhep.manifest import config_hash, file_sha256
-
-    key = config_hash({"settings": settings, "inputs": [file_sha256(path) for path in inputs]})
+    key = json_sha256({"settings": settings, "inputs": [file_sha256(path) for path in inputs]})
     return Path(root) / f"{name}-{key[:16]}"
 
 

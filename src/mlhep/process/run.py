@@ -24,18 +24,13 @@ def make_processor(channel, options, seed):
     return PROCESSORS[channel](**options, seed=seed)
 
 
-def make_executor(name, workers=1, retries=0, status=True, client=None):
-    """IterativeExecutor ("iterative"), FuturesExecutor ("futures") with ``workers`` processes,
-    or DaskExecutor ("dask") on the dask ``distributed.Client`` ``client`` (see ``dask_client``).
-    """
+def make_executor(name, workers=1, retries=0, status=True):
+    """IterativeExecutor ("iterative") or FuturesExecutor ("futures") with ``workers`` processes;
+    for "dask" see ``configured_executor``."""
     if name == "iterative":
         return processor.IterativeExecutor(status=status, retries=retries)
     if name == "futures":
         return processor.FuturesExecutor(status=status, workers=workers, retries=retries)
-    if name == "dask":
-        if client is None:
-            raise InvalidConfig("processing.executor: dask needs a distributed Client (mlhep.process.dask_client)")
-        return processor.DaskExecutor(client=client, status=status, retries=retries)
     raise InvalidConfig(f"processing.executor: unknown executor '{name}' (iterative, futures or dask)")
 
 
@@ -65,7 +60,7 @@ def configured_executor(processing, workers):
         yield make_executor(processing["executor"], workers, processing["retries"])
         return
     with dask_client(processing.get("dask", {}).get("scheduler"), workers) as client:
-        yield make_executor("dask", workers, processing["retries"], client=client)
+        yield processor.DaskExecutor(client=client, status=True, retries=processing["retries"])
 
 
 def run_processor(sample, files, processor_instance, executor, chunksize, skipbadfiles=False, metrics=False):
