@@ -16,4 +16,5 @@ run_unfolding(
     snakemake.params.seed,  # noqa: F821
     "results/unfolding",
     snakemake.output.plots,  # noqa: F821
+    alternative_path=snakemake.input.alternative[0] if snakemake.input.alternative else None,  # noqa: F821
 )

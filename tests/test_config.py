@@ -115,6 +115,15 @@ def test_unfolding_and_mass_points_must_name_samples_of_the_right_channel(config
     with pytest.raises(InvalidConfig, match="unfolding.data: sample 'qcd_dijet' is not a zjets-channel sample"):
         check_config(config)
     config["unfolding"]["data"] = "zjets_alt"
+    config["unfolding"]["alternative_simulation"] = "wprime_xy"
+    with pytest.raises(InvalidConfig, match="unfolding.alternative_simulation: sample 'wprime_xy' is not a zjets-channel sample"):
+        check_config(config)
+    config["unfolding"]["alternative_simulation"] = None  # no modelling systematic
+    check_config(config)
+    config["unfolding"]["observables"], config["unfolding"]["log_observables"] = ["mass", "zg"], ["width"]
+    with pytest.raises(InvalidConfig, match=r"unfolding.log_observables: \['width'\] not among the unfolded observables"):
+        check_config(config)
+    config["unfolding"]["observables"] = ["mass", "width"]
     config["fits"]["tagged_search"]["mass_points"]["wprime_5000"] = 5000
     with pytest.raises(InvalidConfig, match="fits.tagged_search.mass_points: unknown sample 'wprime_5000'"):
         check_config(config)

@@ -117,6 +117,14 @@ def test_zjets_flags_make_efficiency_and_fakes_explicit(zjets):
     up = ak.to_numpy(columns.pass_reco & columns.pass_reco_jes_up)
     np.testing.assert_allclose(ak.to_numpy(columns.mass_reco_jes_up)[up], 1.02 * ak.to_numpy(columns.mass_reco)[up], rtol=1e-5)
     np.testing.assert_allclose(ak.to_numpy(columns.width_reco_jes_up)[up], ak.to_numpy(columns.width_reco)[up], rtol=1e-5)
+    # the leading jet's constituents at both levels (for OmniFold on constituents): hardest
+    # first, as many as the jet's multiplicity, within the jet's radius of its axis
+    for level, passing in (("reco", columns.pass_reco), ("truth", columns.pass_truth)):
+        pt = columns[f"const_pt_{level}"][passing]
+        assert ak.all(ak.num(pt) == ak.values_astype(columns[f"multiplicity_{level}"][passing], np.int64)), level
+        assert ak.all(pt[:, :-1] >= pt[:, 1:]), level
+        distance = ak.to_numpy(ak.flatten(np.hypot(columns[f"const_deta_{level}"][passing], columns[f"const_dphi_{level}"][passing]), axis=None))
+        assert np.median(distance) < 0.2 and np.mean(distance < 0.5) > 0.99, level
 
 
 def test_real_pfnano_dijet_with_constituents(cms_nanoaod):

@@ -68,6 +68,10 @@ def test_omnifold_closure_keeps_unit_weights():
     assert result.push_history.shape == (2, N) and len(result.seconds_per_iteration) == 2
     assert result.weights.mean() == pytest.approx(1.0, abs=0.02)
     assert result.weights.std() < 0.1
+    # each network of the last step alone: close to the ensemble, not identical to each other
+    assert result.member_weights.shape == (2, N)
+    assert np.abs(result.member_weights.mean(axis=0) - result.weights).max() < 0.02
+    assert not np.array_equal(*result.member_weights)
     # the unfolded histogram agrees with the data truth within the statistical errors
     unfolded, _ = np.histogram(sim["truth"], BINS, weights=result.weights)
     variance, _ = np.histogram(sim["truth"], BINS, weights=result.weights**2)
@@ -144,13 +148,50 @@ def test_ibu_recovers_gaussian_truth_with_efficiency_and_fakes():
     assert replicas.sum(axis=1).std() / unfolded.sum() == pytest.approx(1 / np.sqrt(len(observed)), rel=0.4)
 
 
+def constituent_toy(rng, mean_count, n=8000, particles=20):
+    """Jets of 1 + Poisson(mean_count) particles (at most ``particles``) with momentum fractions
+    from a flat Dirichlet and angles N(0, 0.1) to the axis; at reco each particle is lost with
+    probability 0.1, the fractions renormalized and the angles smeared by 0.02. Returns reco and
+    truth (n, particles, 3) arrays, pass_reco and the true multiplicity."""
+    count = np.minimum(1 + rng.poisson(mean_count, n), particles)
+    present = np.arange(particles) < count[:, None]
+    energy = rng.exponential(1.0, (n, particles)) * present
+    z = energy / energy.sum(axis=1, keepdims=True)
+    angles = rng.normal(0, 0.1, (n, particles, 2)) * present[..., None]
+    kept = present & (rng.random((n, particles)) > 0.1)
+    pass_reco = kept.any(axis=1)
+    z_reco = np.where(kept, z, 0.0) / np.where(pass_reco, np.where(kept, z, 0.0).sum(axis=1), 1.0)[:, None]
+    angles_reco = (angles + rng.normal(0, 0.02, angles.shape)) * kept[..., None]
+    truth = np.concatenate([z[..., None], angles], axis=-1)
+    reco = np.concatenate([z_reco[..., None], angles_reco], axis=-1)
+    return reco, truth, pass_reco, count
+
+
+def test_omnifold_on_constituents_recovers_the_multiplicity():
+    """Unfolding constituents with a Particle Flow Network: the simulation has 1 + Poisson(8)
+    particles per jet, the data 1 + Poisson(11), 10 % of them lost at reco. The multiplicity
+    (not an input: the networks see only the particles) is recovered."""
+    sim_reco, sim_truth, sim_pass, sim_count = constituent_toy(np.random.default_rng(11), 8)
+    data_reco, _, data_pass, data_count = constituent_toy(np.random.default_rng(12), 11)
+    network = {"phi": (16, 16), "f": (16,), "max_particles": 20}
+    result = omnifold(sim_reco, sim_truth, data_reco[data_pass], pass_reco=sim_pass, iterations=4, constituents=network, **OPTIONS)
+    assert result.member_weights.shape == (1, len(sim_count))
+    assert np.average(sim_count, weights=result.weights) == pytest.approx(data_count.mean(), abs=0.2)  # from 9.0 to 12.0
+    bins = np.arange(0.5, 21)
+    prior = triangular_discriminator(np.histogram(sim_count, bins)[0], np.histogram(data_count, bins)[0])
+    unfolded = triangular_discriminator(np.histogram(sim_count, bins, weights=result.weights)[0], np.histogram(data_count, bins)[0])
+    assert unfolded < 0.02 * prior
+
+
 def test_bad_inputs_raise_clear_errors():
     rng = np.random.default_rng(9)
     x = rng.normal(0, 1, (100, 2))
     with pytest.raises(InvalidConfig, match="sim_truth has 99 rows"):
         omnifold(x, x[:99], x, **OPTIONS)
-    with pytest.raises(InvalidConfig, match="data_reco has 1 features"):
+    with pytest.raises(InvalidConfig, match=r"data_reco has features of shape \(1,\), sim_reco \(2,\)"):
         omnifold(x, x, x[:, :1], **OPTIONS)
+    with pytest.raises(InvalidConfig, match=r"sim_reco must be \(events, particles, features\), got shape \(100, 2\)"):
+        omnifold(x, x, x, constituents={"max_particles": 5}, **OPTIONS)
     with pytest.raises(InvalidConfig, match="non-finite features in 100 of 100 selected rows"):
         omnifold(np.full((100, 2), np.nan), x, x, **OPTIONS)
     with pytest.raises(InvalidConfig, match="data_reco has non-finite"):

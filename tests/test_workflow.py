@@ -17,9 +17,12 @@ import pyhf
 import pytest
 import uproot
 
-from conftest import ROOT
+from snakemake.utils import validate
+
+from conftest import ROOT, load_config
 from mlhep.manifest import NOT_BIT_IDENTICAL, compare_manifests, content_sha256
 from mlhep.report import CHROMIUM, check_report
+from mlhep.unfold.stage import run_unfolding
 
 pytestmark = pytest.mark.slow
 
@@ -55,7 +58,7 @@ def workflow_run(tmp_path_factory):
 
 def test_final_outputs_exist_and_are_well_formed(workflow_run):
     summary = json.loads((workflow_run / "results/generation/summary.json").read_text())
-    assert set(summary) == {"qcd_dijet", "wprime_xy", "wprime_3000", "wprime_4000", "wprime_4500", "zjets_nominal", "zjets_alt"}
+    assert set(summary) == {"qcd_dijet", "wprime_xy", "wprime_3000", "wprime_4000", "wprime_4500", "zjets_nominal", "zjets_alt", "zjets_model"}
     for sample in summary.values():
         cutflow = list(sample["cutflow"].values())
         assert cutflow[0] >= cutflow[1] > 0
@@ -107,8 +110,13 @@ def test_final_outputs_exist_and_are_well_formed(workflow_run):
     assert list(unfolding["observables"]) == observables and unfolding["iterations"] == 2
     assert all(set(metrics) == {"omnifold", "ibu", "prior"} and all(v >= 0 for v in metrics.values()) for metrics in unfolding["observables"].values())
     weights = pd.read_parquet(workflow_run / "results/unfolding/weights.parquet")
-    assert list(weights.columns) == ["event", "pass_truth", "nominal", "bootstrap_0", "bootstrap_1", "jes_up"]
+    assert list(weights.columns) == ["event", "pass_truth", "nominal", "ensemble_0", "bootstrap_0", "bootstrap_1", "jes_up"]
     assert np.all(np.isfinite(weights.nominal)) and weights.nominal[weights.pass_truth].mean() == pytest.approx(1.0, abs=0.3)
+    # the data unfolded with the alternative simulation too: its per-event weights, and a modelling shift
+    model = pd.read_parquet(workflow_run / "results/unfolding/model_weights.parquet")
+    assert list(model.columns) == ["event", "pass_truth", "model"] and np.all(np.isfinite(model.model))
+    assert list(unfolding["uncertainties"]) == observables
+    assert all(sizes["model"] > 0 and sizes["jes"] >= 0 and sizes["statistical"] > 0 for sizes in unfolding["uncertainties"].values())
     assert {f"{o}.png" for o in observables} <= {p.name for p in (workflow_run / "results/plots/unfolding").iterdir()}
     nsbi = json.loads((workflow_run / "results/nsbi/metrics.json").read_text())
     assert {"nsbi", "binned_mjj", "binned_score", "coverage68", "n_toys", "toy_exact"} <= set(nsbi) and nsbi["n_toys"] == 5
@@ -129,6 +137,23 @@ def test_final_outputs_exist_and_are_well_formed(workflow_run):
     logs = {p.relative_to(workflow_run / "logs").parts[0].removesuffix(".log") for p in (workflow_run / "logs").rglob("*.log")}
     assert logs == {"generate", "validate_generation", "process", "cutflow_table", "train_tagger", "summarize_taggers", "fit_search", "metrics_table", "unfold", "nsbi", "anomaly", "anomaly_window", "anomaly_summary", "manifest"}
     assert len(list((workflow_run / "benchmarks").rglob("*.tsv"))) == len(list((workflow_run / "logs").rglob("*.log")))
+
+
+def test_unfolding_on_jet_constituents_reads_both_levels_of_the_processed_columns(workflow_run, tmp_path):
+    """The unfold stage's constituent option on the mini workflow's columns: a Particle Flow
+    Network unfolds the leading jets' constituents; IBU and the metrics stay on the observables."""
+    config = load_config("config.yaml", "mini.yaml")
+    validate(config, str(ROOT / "workflow/schemas/config.schema.yaml"))
+    network = {"max_particles": 10, "phi": [8, 8], "f": [8], "energy_flow": False}
+    # enough steps on 100 events for the PFN's sums to settle (3 epochs left every weight near 2)
+    train = {"epochs": 20, "batch_size": 32, "early_stopping": False}
+    settings = {**config["unfolding"], "constituents": network, "train": train, "bootstrap": 0, "systematics": []}
+    columns = workflow_run / "results/columns"
+    summary = run_unfolding(settings, columns / "zjets_nominal.parquet", columns / "zjets_alt.parquet", 1, tmp_path, tmp_path / "plots")
+    assert list(summary["observables"]) == settings["observables"] and summary["omnifold_runs"] == 2
+    weights = pd.read_parquet(tmp_path / "weights.parquet")
+    assert list(weights.columns) == ["event", "pass_truth", "nominal", "ensemble_0"]
+    assert np.all(np.isfinite(weights.nominal)) and weights.nominal[weights.pass_truth].mean() == pytest.approx(1.0, abs=0.3)
 
 
 def test_manifest_records_versions_config_seeds_and_a_hash_of_every_output(workflow_run):
@@ -238,7 +263,7 @@ def test_changing_one_sample_reruns_only_that_sample_and_its_descendants(workflo
 
 def test_changing_a_selection_reruns_only_the_processing_of_that_channel(workflow_run):
     planned = _planned_after_edit(workflow_run, "processing:\n", "processing:\n  channels:\n    zjets: {z_min_pt: 150.0}\n")
-    assert planned == {"process": 2, "cutflow_table": 1, "unfold": 1, "metrics_table": 2, "manifest": 1, "all": 1}, planned
+    assert planned == {"process": 3, "cutflow_table": 1, "unfold": 1, "metrics_table": 2, "manifest": 1, "all": 1}, planned
 
 
 def test_changing_a_tagger_retrains_only_that_tagger(workflow_run):
@@ -269,7 +294,7 @@ def test_slurm_profile_gives_every_job_its_resources(workflow_run):
         gpu = "slurm_extra=--gres=gpu:1" in resources
         assert gpu == (name in {"train_tagger", "unfold", "nsbi", "anomaly_run", "anomaly_window"}), (name, resources)
     generate = [resources for name, resources in jobs if name == "generate"]
-    assert len(generate) == 8 and all("cpus_per_task=1" in resources for resources in generate)  # one job per shard
+    assert len(generate) == 9 and all("cpus_per_task=1" in resources for resources in generate)  # one job per shard
 
 
 def test_lint_is_clean(workflow_run):

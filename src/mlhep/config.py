@@ -49,8 +49,13 @@ def check_config(config):
         _check_anomaly(config, anomaly)
     unfolding = config.get("unfolding")
     if unfolding:
-        for key in ("simulation", "data"):
-            _check_sample(config, f"unfolding.{key}", unfolding[key], "zjets")
+        for key in ("simulation", "data", "alternative_simulation"):
+            if unfolding.get(key) is not None:
+                _check_sample(config, f"unfolding.{key}", unfolding[key], "zjets")
+        logged = set(unfolding.get("log_observables", ()))
+        unknown = sorted(logged - set(unfolding.get("observables", logged)))  # the default unfolds all
+        if unknown:
+            raise InvalidConfig(f"unfolding.log_observables: {unknown} not among the unfolded observables")
     return config
 
 

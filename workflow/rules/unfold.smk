@@ -2,9 +2,11 @@ rule unfold:
     input:
         simulation=lambda wildcards: f"results/columns/{UNFOLDING['simulation']}.parquet",
         data=lambda wildcards: f"results/columns/{UNFOLDING['data']}.parquet",
+        alternative=lambda wildcards: [f"results/columns/{UNFOLDING['alternative_simulation']}.parquet"] if UNFOLDING.get("alternative_simulation") else [],
     output:
         metrics="results/unfolding/metrics.json",
         weights="results/unfolding/weights.parquet",
+        **({"model_weights": "results/unfolding/model_weights.parquet"} if UNFOLDING.get("alternative_simulation") else {}),
         hists="results/unfolding/unfolded.root",
         plots=report(
             directory("results/plots/unfolding"),

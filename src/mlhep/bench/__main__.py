@@ -1,11 +1,13 @@
 """python -m mlhep.bench {generate,process,taggers,unfolding,anomaly} [--events N] [--config FILE ...] [--files ROOT ...]
 
-generate: generation speed per sample against bare Pythia8 (N kept events per sample).
+generate: generation speed per sample against bare Pythia8 (N kept events per sample; --samples
+to pick some).
 process: coffea processing speed against a raw uproot read, on --files or, without them,
 on N freshly generated qcd_dijet events.
 taggers: the mass-decorrelation trade-off of a finished run (results/taggers/summary.json,
 for example after `make run`): the best 1/JSD at R50 >= 0.3x the plain MLP's.
-unfolding: OmniFold against IBU and the prior in a finished run (results/unfolding/metrics.json).
+unfolding: OmniFold against IBU and the prior in a finished run (results/unfolding/metrics.json);
+with --seeds S ..., the nominal OmniFold redone with each seed on the run's columns.
 anomaly: the bump hunt's targets in a finished run (results/anomaly/summary.json, after
 `snakemake -c2 results/anomaly/summary.json --configfile config/benchmark.yaml`).
 Results go to results/benchmarks/NAME.json.
@@ -53,6 +55,8 @@ def main(argv=None):
     parser.add_argument("--files", nargs="*", help="ROOT files for the process benchmark")
     parser.add_argument("--config", nargs="+", default=["config/config.yaml"])
     parser.add_argument("--events", type=int, default=500, help="kept events per sample")
+    parser.add_argument("--seeds", type=int, nargs="*", default=[], help="unfolding: OmniFold seeds to redo the nominal run with")
+    parser.add_argument("--samples", nargs="*", help="generate: only these samples (default: every sample of the config)")
     args = parser.parse_args(argv)
     config = _load_config(args.config, args.events)
     if args.name == "taggers":
@@ -63,6 +67,15 @@ def main(argv=None):
         from mlhep.bench.unfolding import bench_unfolding
 
         result = bench_unfolding("results/unfolding/metrics.json")
+        if args.seeds:
+            from snakemake.utils import validate
+
+            from mlhep.bench.unfolding import seed_spread
+
+            validate(config, "workflow/schemas/config.schema.yaml")  # fills the defaults
+            settings = config["unfolding"]
+            columns = [f"results/columns/{settings[key]}.parquet" for key in ("simulation", "data")]
+            result["seed_spread"] = seed_spread(settings, *columns, args.seeds)
     elif args.name == "anomaly":
         from mlhep.bench.anomaly import bench_anomaly
 
@@ -70,6 +83,11 @@ def main(argv=None):
     elif args.name == "generate":
         from mlhep.bench.generate import bench_generate
 
+        if args.samples:
+            unknown = sorted(set(args.samples) - set(config["samples"]))
+            if unknown:
+                parser.error(f"--samples: {unknown} not in the config (defined: {', '.join(config['samples'])})")
+            config["samples"] = {name: config["samples"][name] for name in args.samples}
         result = bench_generate(config, args.events)
     else:
         from mlhep.bench.process import bench_process

@@ -76,13 +76,20 @@ class TorchClassifier:
         return (self.inputs(data), *(torch.as_tensor(data[k], dtype=torch.float32) for k in ("y", "w", "mass")))
 
     @torch.no_grad()
-    def predict(self, data, batch_size=4096):
-        """Signal probability of every jet."""
+    def _member_scores(self, data, batch_size):
+        """(ensemble, n) float32 tensor: each network's probability of every event."""
         self.module.eval()
         self.module.cpu()
         x = self.inputs(data)
-        score = [torch.stack([torch.sigmoid(net(x[i : i + batch_size])) for net in self.module]).mean(0) for i in range(0, len(x), batch_size)]
-        return torch.cat(score).numpy().astype(np.float64)
+        return torch.cat([torch.stack([torch.sigmoid(net(x[i : i + batch_size])) for net in self.module]) for i in range(0, len(x), batch_size)], dim=1)
+
+    def predict(self, data, batch_size=4096):
+        """Signal probability of every jet (the ensemble's mean)."""
+        return self._member_scores(data, batch_size).mean(0).numpy().astype(np.float64)
+
+    def predict_members(self, data, batch_size=4096):
+        """(ensemble, n): the signal probability of every jet by each network of the ensemble."""
+        return self._member_scores(data, batch_size).numpy().astype(np.float64)
 
     def save(self, folder):
         folder = Path(folder)

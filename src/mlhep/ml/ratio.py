@@ -8,7 +8,7 @@ import numpy as np
 
 from mlhep.errors import InvalidConfig, InvalidInput, MlhepError
 from mlhep.io import write_json
-from mlhep.ml.models import MLPClassifier
+from mlhep.ml.models import MLPClassifier, PFNClassifier
 from mlhep.ml.training import TrainConfig
 
 __all__ = [
@@ -27,17 +27,19 @@ __all__ = [
 CALIBRATIONS = ("histogram", "isotonic")
 
 
-def check_features(X, name="X"):
-    """``X`` as a float64 (events, features) array, a 1-d array being one feature; InvalidInput
-    when it is not 1- or 2-d, has no events, or holds a NaN or infinite value."""
+def check_features(X, name="X", constituents=False):
+    """``X`` as a float64 (events, features) array, a 1-d array being one feature, or with
+    ``constituents`` an (events, particles, features) array; InvalidInput when it has another
+    shape, no events, or a NaN or infinite value."""
     X = np.asarray(X, dtype=np.float64)
-    if X.ndim == 1:
+    if X.ndim == 1 and not constituents:
         X = X[:, None]
-    if X.ndim != 2 or len(X) == 0:
-        raise InvalidInput(f"{name}: expected a non-empty (events, features) array, got shape {X.shape}")
+    expected = "(events, particles, features)" if constituents else "(events, features)"
+    if X.ndim != (3 if constituents else 2) or len(X) == 0:
+        raise InvalidInput(f"{name}: expected a non-empty {expected} array, got shape {X.shape}")
     bad = ~np.isfinite(X)
     if bad.any():
-        raise InvalidInput(f"{name}: {bad.any(axis=1).sum()} events with NaN or infinite features")
+        raise InvalidInput(f"{name}: {bad.reshape(len(X), -1).any(axis=1).sum()} events with NaN or infinite features")
     return X
 
 
@@ -179,9 +181,9 @@ class DensityRatio:
 
     With classes weighted to equal sums, the optimal score is s = p_num / (p_num + p_den), so
     r = s / (1 - s) (Cranmer, Pavez, Louppe, arXiv:1506.02169). The classifier is an
-    mlhep MLPClassifier: an ensemble of ``ensemble`` networks whose probabilities are averaged
-    before the ratio is taken. Scores are clipped to [clip, 1 - clip], which bounds |log r| by
-    log((1 - clip) / clip). With ``calibration`` set, s is replaced by a monotone map of s
+    mlhep MLPClassifier, or with ``constituents`` a PFNClassifier on jet constituents: an
+    ensemble of ``ensemble`` networks whose probabilities are averaged before the ratio is
+    taken. Scores are clipped to [clip, 1 - clip], which bounds |log r| by log((1 - clip) / clip). With ``calibration`` set, s is replaced by a monotone map of s
     fitted on a held-out split of both samples.
 
     Attributes:
@@ -192,6 +194,9 @@ class DensityRatio:
         validation_fraction, calibration_fraction: held-out parts of each sample; the
             calibration split is only taken when calibrating.
         clip: probability clipping; seed: seed of the split.
+        constituents: None (features are (events, features) arrays) or the PFNClassifier
+            settings (phi, f, energy_flow, max_particles): the features are then (events,
+            particles, 3) arrays of momentum fraction, delta eta and delta phi, zero-padded.
     """
 
     hidden: tuple = (64, 64)
@@ -203,6 +208,7 @@ class DensityRatio:
     calibration_fraction: float = 0.2
     clip: float = 1e-6
     seed: int = 0
+    constituents: dict | None = None
 
     def __post_init__(self):
         if isinstance(self.train, dict):
@@ -226,7 +232,7 @@ class DensityRatio:
             numerator_weight, denominator_weight: optional per-event weights.
             progress: show the training loop's progress bars.
         """
-        numerator = check_features(numerator, "numerator")
+        numerator = self._check(numerator, "numerator")
         w1 = check_weights(numerator_weight, len(numerator), "numerator_weight")
         if denominator is None:
             w0 = check_weights(denominator_weight, len(numerator), "denominator_weight")
@@ -235,28 +241,37 @@ class DensityRatio:
             w = w1 + w0
             y = np.divide(w1, w, out=np.full(len(X), 0.5), where=w > 0)
         else:
-            denominator = check_features(denominator, "denominator")
-            if numerator.shape[1] != denominator.shape[1]:
-                raise InvalidInput(f"numerator has {numerator.shape[1]} features, denominator {denominator.shape[1]}")
+            denominator = self._check(denominator, "denominator")
+            if numerator.shape[1:] != denominator.shape[1:]:
+                raise InvalidInput(f"numerator has features of shape {numerator.shape[1:]}, denominator {denominator.shape[1:]}")
             X = np.concatenate([numerator, denominator])
             y = np.concatenate([np.ones(len(numerator)), np.zeros(len(denominator))])
             w = np.concatenate([w1, check_weights(denominator_weight, len(denominator), "denominator_weight")])
         fractions = [self.validation_fraction] + ([self.calibration_fraction] if self.calibration else [])
         parts = [self._data(X[m], y[m], w[m], soft=denominator is None) for m in _split(len(X), fractions, np.random.default_rng(self.seed))]
-        self.classifier = MLPClassifier(train=self.train, ensemble=self.ensemble, hidden=self.hidden)
+        if self.constituents is None:
+            self.classifier = MLPClassifier(train=self.train, ensemble=self.ensemble, hidden=self.hidden)
+        else:
+            self.classifier = PFNClassifier(train=self.train, ensemble=self.ensemble, **self.constituents)
         self.classifier.fit(parts[0], parts[1], progress=progress)
         if self.calibration:
             score, cal = self.classifier.predict(parts[2]), parts[2]
             self.calibrator = fit_calibration(score, cal["y"], cal["w"], self.calibration, self.calibration_bins)
         return self
 
-    @staticmethod
-    def _data(X, y, w, soft=False):
-        if soft:
-            return {"X": X, "y": y, "w": w, "mass": np.zeros(len(y))}
-        if not (y == 1).any() or not (y == 0).any():
-            raise InvalidInput("too few events: a split of the samples holds only one class")
-        return {"X": X, "y": y, "w": balanced_weights(y, w), "mass": np.zeros(len(y))}
+    def _check(self, X, name="X"):
+        return check_features(X, name, constituents=self.constituents is not None)
+
+    def _inputs(self, X):
+        """The classifier's data dict of features ``X``."""
+        return {"X" if self.constituents is None else "constituents": X}
+
+    def _data(self, X, y, w, soft=False):
+        if not soft:
+            if not (y == 1).any() or not (y == 0).any():
+                raise InvalidInput("too few events: a split of the samples holds only one class")
+            w = balanced_weights(y, w)
+        return {**self._inputs(X), "y": y, "w": w, "mass": np.zeros(len(y))}
 
     def ratio(self, X):
         """p_num(x) / p_den(x) = s / (1 - s) per event."""
@@ -266,12 +281,22 @@ class DensityRatio:
         """Ensemble-averaged classifier probability of the numerator class, uncalibrated."""
         if self.classifier is None:
             raise MlhepError("DensityRatio: call fit (or load) first")
-        return self.classifier.predict({"X": check_features(X)})
+        return self.classifier.predict(self._inputs(self._check(X)))
 
     def score(self, X):
         """Calibrated (when configured) and clipped probability s(x) of the numerator class."""
-        s = self.raw_score(X)
+        return self._calibrated(self.raw_score(X))
+
+    def _calibrated(self, s):
         return np.clip(s if self.calibrator is None else self.calibrator(s), self.clip, 1 - self.clip)
+
+    def member_ratios(self, X):
+        """(ensemble, n): s / (1 - s) of each network of the ensemble alone (calibrated and
+        clipped as ``score``); their spread is the training noise of the ensemble's ratio."""
+        if self.classifier is None:
+            raise MlhepError("DensityRatio: call fit (or load) first")
+        s = self._calibrated(self.classifier.predict_members(self._inputs(self._check(X))))
+        return s / (1 - s)
 
     def log_ratio(self, X):
         """log p_num(x) / p_den(x) = log s - log(1 - s) per event."""
@@ -287,7 +312,7 @@ class DensityRatio:
 
     def reliability(self, numerator, denominator, bins=10, calibrated=True):
         """Reliability curve (see reliability_curve) on held-out samples, classes balanced."""
-        X = np.concatenate([check_features(numerator, "numerator"), check_features(denominator, "denominator")])
+        X = np.concatenate([self._check(numerator, "numerator"), self._check(denominator, "denominator")])
         y = np.concatenate([np.ones(len(numerator)), np.zeros(len(denominator))])
         score = self.score(X) if calibrated else self.raw_score(X)
         return reliability_curve(score, y, balanced_weights(y, np.ones(len(y))), bins)
@@ -303,6 +328,6 @@ class DensityRatio:
         folder = Path(folder)
         saved = json.loads((folder / "ratio.json").read_text())
         ratio = cls(**saved["hyper"])
-        ratio.classifier = MLPClassifier.load(folder / "classifier")
+        ratio.classifier = (MLPClassifier if ratio.constituents is None else PFNClassifier).load(folder / "classifier")
         ratio.calibrator = MonotoneMap.from_dict(saved["calibrator"]) if saved["calibrator"] else None
         return ratio

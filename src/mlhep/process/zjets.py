@@ -30,7 +30,9 @@ class ZJetsProcessor(processor.ProcessorABC):
     ``z_min_pt``, and a leading jet with pT above ``jet_min_pt`` recoiling against the Z
     (delta-phi > ``min_dphi``). Truth: the same on generator-level dressed muons and jets.
     Observables of the leading jet: mass, constituent multiplicity, width
-    (sum pT dR / sum pT), tau21, soft-drop z_g and ln rho = ln(m_SD^2 / pT^2).
+    (sum pT dR / sum pT), tau21, soft-drop z_g and ln rho = ln(m_SD^2 / pT^2). With PFNano
+    links, also the jet's constituents at both levels, hardest first (const_{pt,deta,dphi}_reco
+    of the nominal reco jet and _truth), for OmniFold on constituents.
     An observable whose branches a file lacks is NaN.
     """
 
@@ -65,7 +67,7 @@ class ZJetsProcessor(processor.ProcessorABC):
             gen_muons = events.GenDressedLepton[abs(events.GenDressedLepton.pdgId) == 13]
             truth_selection, truth_jet = self._select(gen_muons, events.GenJetAK8)
             pass_truth = truth_selection.all(*CUTS)
-            truth = self._observables(events, truth_jet, "GenJetAK8", "GenFatJetCands")
+            truth, truth_constituents = self._observables(events, truth_jet, "GenJetAK8", "GenFatJetCands")
         else:
             pass_truth = np.zeros(len(events), dtype=bool)
         reco_columns, passing = {}, {}
@@ -74,7 +76,7 @@ class ZJetsProcessor(processor.ProcessorABC):
             jets = jets[ak.argsort(jets.pt, axis=1, ascending=False)]
             selection, jet = self._select(events.Muon, jets)
             pass_reco = passing[variation] = selection.all(*CUTS)
-            reco = self._observables(events, jet, "FatJet", "FatJetPFCands")
+            reco, reco_constituents = self._observables(events, jet, "FatJet", "FatJetPFCands")
             for name, spec in OBSERVABLES.items():
                 fill(hists, ("reco", name, variation), spec, reco[name][pass_reco], weights[pass_reco])
             # the reco observables of every variation, for unfolding with varied response
@@ -83,10 +85,12 @@ class ZJetsProcessor(processor.ProcessorABC):
             reco_columns[f"pass_reco{suffix}"] = pass_reco
             if variation == "nominal":
                 out["cutflow"] = cutflow(selection, CUTS, len(events))
+                reco_columns.update(_constituent_columns(reco_constituents, jet, "reco"))
         keep = np.logical_or.reduce([*passing.values(), pass_truth])
         columns = {name: values[keep] for name, values in reco_columns.items()}
         if has_truth:
             columns.update({f"{k}_truth": np.where(pass_truth, v, np.nan)[keep] for k, v in truth.items()})
+            columns.update({name: values[keep] for name, values in _constituent_columns(truth_constituents, truth_jet, "truth").items()})
             out["cutflow_truth"] = cutflow(truth_selection, CUTS, len(events))
             for name, spec in OBSERVABLES.items():
                 fill(hists, ("truth", name, "nominal"), spec, truth[name][pass_truth], weights[pass_truth])
@@ -97,7 +101,8 @@ class ZJetsProcessor(processor.ProcessorABC):
         return out
 
     def _observables(self, events, jet, collection, links_name):
-        """The six observables of ``jet`` (one per event, None where absent); NaN if not computable."""
+        """The six observables of ``jet`` (one per event, None where absent), NaN if not
+        computable, and the jet's constituents (None when the file has no links)."""
         n = len(events)
         nan = np.full(n, np.nan)
         pt = ak.to_numpy(ak.fill_none(jet.pt, np.nan))
@@ -112,6 +117,7 @@ class ZJetsProcessor(processor.ProcessorABC):
             "zg": get("softdropZg"),
             "lnrho": np.log(np.where(msd > 0, msd**2 / pt**2, np.nan)),
         }
+        cands = None
         if links_name in events.fields:
             index = ak.fill_none(ak.firsts(ak.local_index(events[collection].pt)[ak.argsort(events[collection].pt, axis=1, ascending=False)]), -1)
             links = events[links_name]
@@ -120,4 +126,15 @@ class ZJetsProcessor(processor.ProcessorABC):
             values["width"] = ak.to_numpy(ak.fill_none(ak.sum(cands.pt * dr, axis=1) / ak.sum(cands.pt, axis=1), np.nan))
             if "nConstituents" not in fields:
                 values["multiplicity"] = ak.to_numpy(ak.num(cands)).astype(np.float64)
-        return values
+        return values, cands
+
+
+def _constituent_columns(cands, jet, level):
+    """Constituents of the leading jet, hardest first: pT, and eta and phi relative to the jet
+    axis (columns const_{pt,deta,dphi}_{level}; empty lists without a jet); none without links."""
+    if cands is None:
+        return {}
+    cands = cands[ak.argsort(cands.pt, axis=1, ascending=False)]
+    eta, phi = (ak.fill_none(jet[f], 0.0) for f in ("eta", "phi"))
+    dphi = (cands.phi - phi + np.pi) % (2 * np.pi) - np.pi
+    return {f"const_pt_{level}": cands.pt, f"const_deta_{level}": cands.eta - eta, f"const_dphi_{level}": dphi}

@@ -22,6 +22,8 @@ class OmniFoldResult:
     weights: (n_sim,) particle-level (push) weights after the last iteration.
     step1_weights: (n_sim,) detector-level (pull) weights of the last iteration.
     push_history, pull_history: (iterations, n_sim) weights of every iteration, to check convergence.
+    member_weights: (ensemble, n_sim) the last iteration's push weights with the step-2 ratio of
+        each network of the ensemble alone: their spread is the training noise of the last step.
     seconds_per_iteration: wall time of each iteration.
     histories: training histories of every network (from mlhep.ml.training.fit), per iteration and step.
     """
@@ -30,15 +32,17 @@ class OmniFoldResult:
     step1_weights: np.ndarray
     push_history: np.ndarray
     pull_history: np.ndarray
+    member_weights: np.ndarray
     seconds_per_iteration: list = field(default_factory=list)
     histories: list = field(default_factory=list, repr=False)
 
 
-def _features(values, name, n=None):
+def _features(values, name, n=None, constituents=False):
     values = np.asarray(values, dtype=np.float64)
-    values = values[:, None] if values.ndim == 1 else values
-    if values.ndim != 2 or values.shape[1] == 0:
-        raise InvalidConfig(f"omnifold: {name} must be (events, features), got shape {values.shape}")
+    values = values[:, None] if values.ndim == 1 and not constituents else values
+    expected = "(events, particles, features)" if constituents else "(events, features)"
+    if values.ndim != (3 if constituents else 2) or 0 in values.shape[1:]:
+        raise InvalidConfig(f"omnifold: {name} must be {expected}, got shape {values.shape}")
     if n is not None and len(values) != n:
         raise InvalidConfig(f"omnifold: {name} has {len(values)} rows, expected {n} (one per simulated event)")
     return values
@@ -63,21 +67,20 @@ def _weights(weights, n, name):
 
 
 def _require_finite(values, name, mask_name):
-    bad = ~np.all(np.isfinite(values), axis=1)
+    bad = ~np.all(np.isfinite(values.reshape(len(values), -1)), axis=1)
     if np.any(bad):
         hint = f" (mark them failing with {mask_name})" if mask_name else ""
         raise InvalidConfig(f"omnifold: {name} has non-finite features in {bad.sum()} of {len(values)} selected rows{hint}")
 
 
-def _reweighting(numerator, reference, w_numerator, w_reference, evaluate_at, *, hidden, train, ensemble, seed, progress):
-    """(p_numerator / p_reference at ``evaluate_at``, training histories) from a class-balanced
-    classifier (mlhep.ml.ratio.DensityRatio; ``reference`` None: the numerator's events under
-    the weights ``w_reference``)."""
+def _reweighting(numerator, reference, w_numerator, w_reference, *, hidden, train, ensemble, seed, progress, constituents):
+    """The fitted class-balanced classifier of p_numerator / p_reference
+    (mlhep.ml.ratio.DensityRatio; ``reference`` None: the numerator's events under the weights
+    ``w_reference``)."""
     if not (w_numerator.sum() > 0 and w_reference.sum() > 0):
         raise EmptySelection("omnifold: a class has no events or a non-positive sum of weights")
-    ratio = DensityRatio(hidden=hidden, ensemble=ensemble, train=replace(train, seed=seed), clip=CLIP, seed=seed)
-    ratio.fit(numerator, reference, w_numerator, w_reference, progress=progress)
-    return ratio.ratio(evaluate_at), ratio.classifier.history
+    ratio = DensityRatio(hidden=hidden, ensemble=ensemble, train=replace(train, seed=seed), clip=CLIP, seed=seed, constituents=constituents)
+    return ratio.fit(numerator, reference, w_numerator, w_reference, progress=progress)
 
 
 def omnifold(
@@ -95,6 +98,7 @@ def omnifold(
     ensemble=1,
     seed=0,
     progress=False,
+    constituents=None,
 ):
     """Unfold ``data_reco`` with OmniFold (Andreassen, Komiske, Metodiev, Nachman, Thaler,
     arXiv:1911.09107): reweight the simulation at particle level until its detector-level
@@ -126,19 +130,24 @@ def omnifold(
         data_weights: (n_data,) data event weights (Poisson(1) draws for a bootstrap replica); default 1.
         pass_reco, pass_truth: boolean (n_sim,) selections; default all True.
         iterations: number of iterations; hidden: MLP widths; train: TrainConfig of every network.
-        ensemble: networks per step, seeds seed + k; their density ratios are averaged.
+        ensemble: networks per step, seeds seed + k; their probabilities are averaged before the ratio is taken.
         progress: show the training progress bars.
+        constituents: None, or the PFNClassifier settings (phi, f, energy_flow, max_particles)
+            to unfold jet constituents: sim_reco, sim_truth and data_reco are then (events,
+            particles, 3) arrays of momentum fraction, delta eta and delta phi, zero-padded
+            (mlhep.ml.data.padded_constituents), and ``hidden`` is not used.
 
     Returns:
         OmniFoldResult; the unfolded distribution is sim_truth[pass_truth] weighted by
         sim_weights x result.weights.
     """
-    sim_reco = _features(sim_reco, "sim_reco")
+    on_constituents = constituents is not None
+    sim_reco = _features(sim_reco, "sim_reco", constituents=on_constituents)
     n_sim = len(sim_reco)
-    sim_truth = _features(sim_truth, "sim_truth", n_sim)
-    data_reco = _features(data_reco, "data_reco")
-    if data_reco.shape[1] != sim_reco.shape[1]:
-        raise InvalidConfig(f"omnifold: data_reco has {data_reco.shape[1]} features, sim_reco {sim_reco.shape[1]}")
+    sim_truth = _features(sim_truth, "sim_truth", n_sim, constituents=on_constituents)
+    data_reco = _features(data_reco, "data_reco", constituents=on_constituents)
+    if data_reco.shape[1:] != sim_reco.shape[1:]:
+        raise InvalidConfig(f"omnifold: data_reco has features of shape {data_reco.shape[1:]}, sim_reco {sim_reco.shape[1:]}")
     pass_reco, pass_truth = _mask(pass_reco, n_sim, "pass_reco"), _mask(pass_truth, n_sim, "pass_truth")
     sim_weights = _weights(sim_weights, n_sim, "sim_weights")
     data_weights = _weights(data_weights, len(data_reco), "data_weights")
@@ -158,20 +167,22 @@ def omnifold(
         raise EmptySelection("omnifold: no simulated event passes both pass_truth and pass_reco")
     reco, truth = sim_reco[pass_reco], sim_truth[pass_truth]
     train = TrainConfig() if train is None else train
-    options = {"hidden": hidden, "train": train, "ensemble": ensemble, "seed": seed, "progress": progress}
+    options = {"hidden": hidden, "train": train, "ensemble": ensemble, "seed": seed, "progress": progress, "constituents": constituents}
     push = np.ones(n_sim)
     push_history, pull_history, seconds, histories = [], [], [], []
     for _ in range(iterations):
         start = time.perf_counter()
-        ratio, history1 = _reweighting(data_reco, reco, data_weights, sim_weights[pass_reco] * push[pass_reco], reco, **options)
+        step1 = _reweighting(data_reco, reco, data_weights, sim_weights[pass_reco] * push[pass_reco], **options)
         pull = push.copy()
-        pull[pass_reco] *= ratio
+        pull[pass_reco] *= step1.ratio(reco)
         w = sim_weights[detected]
-        ratio, history2 = _reweighting(sim_truth[detected], None, w * pull[detected], w * push[detected], truth, **options)
-        push = push.copy()
-        push[pass_truth] *= ratio
+        step2 = _reweighting(sim_truth[detected], None, w * pull[detected], w * push[detected], **options)
+        previous, push = push, push.copy()
+        push[pass_truth] *= step2.ratio(truth)
         push_history.append(push)
         pull_history.append(pull)
         seconds.append(time.perf_counter() - start)
-        histories.append({"step1": history1, "step2": history2})
-    return OmniFoldResult(push, pull, np.array(push_history), np.array(pull_history), seconds, histories)
+        histories.append({"step1": step1.classifier.history, "step2": step2.classifier.history})
+    members = np.repeat(previous[None], ensemble, axis=0)
+    members[:, pass_truth] *= step2.member_ratios(truth)
+    return OmniFoldResult(push, pull, np.array(push_history), np.array(pull_history), members, seconds, histories)
