@@ -118,6 +118,9 @@ def test_unfolding_and_mass_points_must_name_samples_of_the_right_channel(config
     config["unfolding"]["alternative_simulation"] = "wprime_xy"
     with pytest.raises(InvalidConfig, match="unfolding.alternative_simulation: sample 'wprime_xy' is not a zjets-channel sample"):
         check_config(config)
+    config["unfolding"]["alternative_simulation"] = "zjets_nominal"
+    with pytest.raises(InvalidConfig, match="unfolding.alternative_simulation: 'zjets_nominal' is the simulation or the data"):
+        check_config(config)
     config["unfolding"]["alternative_simulation"] = None  # no modelling systematic
     check_config(config)
     config["unfolding"]["observables"], config["unfolding"]["log_observables"] = ["mass", "zg"], ["width"]

@@ -1,9 +1,10 @@
 """Unfolding: the triangular discriminator, OmniFold and IBU on Gaussian toys with known answers, bad inputs."""
 
+import awkward as ak
 import numpy as np
 import pytest
 
-from mlhep.errors import EmptySelection, InvalidConfig, MlhepError
+from mlhep.errors import BadInputFile, EmptySelection, InvalidConfig, MlhepError
 from mlhep.ml.training import TrainConfig
 from mlhep.unfold import (
     bootstrap_weights,
@@ -14,6 +15,7 @@ from mlhep.unfold import (
     response_matrix,
     triangular_discriminator,
 )
+from mlhep.unfold.stage import load_events
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -181,6 +183,23 @@ def test_omnifold_on_constituents_recovers_the_multiplicity():
     prior = triangular_discriminator(np.histogram(sim_count, bins)[0], np.histogram(data_count, bins)[0])
     unfolded = triangular_discriminator(np.histogram(sim_count, bins, weights=result.weights)[0], np.histogram(data_count, bins)[0])
     assert unfolded < 0.02 * prior
+
+
+def test_log_observables_change_the_network_inputs_only(tmp_path):
+    """The width enters the networks as log(width + 0.001); the observables that IBU and the
+    metrics bin stay linear. A missing column is named."""
+    width = np.array([0.0, 0.05, np.nan])
+    columns = {"width_reco": width, "mass_reco": [10.0, 20.0, np.nan], "width_truth": width, "mass_truth": [11.0, 19.0, 30.0]}
+    columns.update(pass_reco=[True, True, False], pass_truth=[True, True, True], weight=[1.0, 1.0, 1.0], event=[1, 2, 3])
+    path = tmp_path / "columns.parquet"
+    ak.to_parquet(ak.Array({name: np.asarray(values) for name, values in columns.items()}), path)
+    events = load_events(path, ["width", "mass"], log_observables=["width"])
+    np.testing.assert_array_equal(events.reco[:2, 0], width[:2])
+    np.testing.assert_allclose(events.reco_inputs[:2, 0], np.log(width[:2] + 1e-3))
+    np.testing.assert_array_equal(events.truth_inputs[:, 1], events.truth[:, 1])
+    assert list(events.pass_truth) == [True, True, False]  # a NaN observable fails its level
+    with pytest.raises(BadInputFile, match=r"columns.parquet: missing columns \['zg_reco', 'zg_truth'\]"):
+        load_events(path, ["width", "zg"])
 
 
 def test_bad_inputs_raise_clear_errors():

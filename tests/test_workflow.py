@@ -22,7 +22,7 @@ from snakemake.utils import validate
 from conftest import ROOT, load_config
 from mlhep.manifest import NOT_BIT_IDENTICAL, compare_manifests, content_sha256
 from mlhep.report import CHROMIUM, check_report
-from mlhep.unfold.stage import run_unfolding
+from mlhep.unfold.stage import load_events, run_unfolding
 
 pytestmark = pytest.mark.slow
 
@@ -110,13 +110,14 @@ def test_final_outputs_exist_and_are_well_formed(workflow_run):
     assert list(unfolding["observables"]) == observables and unfolding["iterations"] == 2
     assert all(set(metrics) == {"omnifold", "ibu", "prior"} and all(v >= 0 for v in metrics.values()) for metrics in unfolding["observables"].values())
     weights = pd.read_parquet(workflow_run / "results/unfolding/weights.parquet")
-    assert list(weights.columns) == ["event", "pass_truth", "nominal", "ensemble_0", "bootstrap_0", "bootstrap_1", "jes_up"]
+    assert list(weights.columns) == ["event", "pass_truth", "nominal", "bootstrap_0", "bootstrap_1", "jes_up"]
     assert np.all(np.isfinite(weights.nominal)) and weights.nominal[weights.pass_truth].mean() == pytest.approx(1.0, abs=0.3)
     # the data unfolded with the alternative simulation too: its per-event weights, and a modelling shift
     model = pd.read_parquet(workflow_run / "results/unfolding/model_weights.parquet")
     assert list(model.columns) == ["event", "pass_truth", "model"] and np.all(np.isfinite(model.model))
     assert list(unfolding["uncertainties"]) == observables
-    assert all(sizes["model"] > 0 and sizes["jes"] >= 0 and sizes["statistical"] > 0 for sizes in unfolding["uncertainties"].values())
+    assert all(sizes["model"] > 0 and sizes["detector"] >= 0 and sizes["statistical"] > 0 for sizes in unfolding["uncertainties"].values())
+    assert unfolding["omnifold_runs"] == 5  # nominal, 2 bootstrap replicas, jes_up, the alternative simulation
     assert {f"{o}.png" for o in observables} <= {p.name for p in (workflow_run / "results/plots/unfolding").iterdir()}
     nsbi = json.loads((workflow_run / "results/nsbi/metrics.json").read_text())
     assert {"nsbi", "binned_mjj", "binned_score", "coverage68", "n_toys", "toy_exact"} <= set(nsbi) and nsbi["n_toys"] == 5
@@ -149,10 +150,16 @@ def test_unfolding_on_jet_constituents_reads_both_levels_of_the_processed_column
     train = {"epochs": 20, "batch_size": 32, "early_stopping": False}
     settings = {**config["unfolding"], "constituents": network, "train": train, "bootstrap": 0, "systematics": []}
     columns = workflow_run / "results/columns"
+    # each level's own constituents: as many (up to 10) as that level's multiplicity
+    sim = load_events(columns / "zjets_nominal.parquet", settings["observables"], max_particles=10)
+    multiplicity = settings["observables"].index("multiplicity")
+    for inputs, values, passing in ((sim.reco_inputs, sim.reco, sim.pass_reco), (sim.truth_inputs, sim.truth, sim.pass_truth)):
+        assert np.array_equal((inputs[passing, :, 0] > 0).sum(axis=1), np.minimum(values[passing, multiplicity], 10))
+    assert not np.array_equal(sim.reco_inputs[sim.pass_reco & sim.pass_truth], sim.truth_inputs[sim.pass_reco & sim.pass_truth])
     summary = run_unfolding(settings, columns / "zjets_nominal.parquet", columns / "zjets_alt.parquet", 1, tmp_path, tmp_path / "plots")
-    assert list(summary["observables"]) == settings["observables"] and summary["omnifold_runs"] == 2
+    assert list(summary["observables"]) == settings["observables"] and summary["omnifold_runs"] == 1
     weights = pd.read_parquet(tmp_path / "weights.parquet")
-    assert list(weights.columns) == ["event", "pass_truth", "nominal", "ensemble_0"]
+    assert list(weights.columns) == ["event", "pass_truth", "nominal"]
     assert np.all(np.isfinite(weights.nominal)) and weights.nominal[weights.pass_truth].mean() == pytest.approx(1.0, abs=0.3)
 
 

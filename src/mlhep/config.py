@@ -52,6 +52,8 @@ def check_config(config):
         for key in ("simulation", "data", "alternative_simulation"):
             if unfolding.get(key) is not None:
                 _check_sample(config, f"unfolding.{key}", unfolding[key], "zjets")
+        if unfolding.get("alternative_simulation") in (unfolding["simulation"], unfolding["data"]):
+            raise InvalidConfig(f"unfolding.alternative_simulation: '{unfolding['alternative_simulation']}' is the simulation or the data; name a third sample")
         logged = set(unfolding.get("log_observables", ()))
         unknown = sorted(logged - set(unfolding.get("observables", logged)))  # the default unfolds all
         if unknown:

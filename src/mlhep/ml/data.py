@@ -44,7 +44,8 @@ def jet_column(feature, jet):
 
 
 def padded_constituents(columns, jet, max_particles, path):
-    """(events, max_particles, 3) array of z, deta, dphi of jet ``jet`` ("j1" or "j2"), zero-padded."""
+    """(events, max_particles, 3) array of z, deta, dphi of the jet whose columns end in ``jet``
+    ("j1" or "j2" of the dijet tables, "reco" or "truth" of the Z+jets ones), zero-padded."""
     names = [f"const_{name}_{jet}" for name in ("pt", "deta", "dphi")]
     missing = [name for name in names if name not in columns.fields]
     if missing:

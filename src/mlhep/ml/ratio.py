@@ -291,8 +291,9 @@ class DensityRatio:
         return np.clip(s if self.calibrator is None else self.calibrator(s), self.clip, 1 - self.clip)
 
     def member_ratios(self, X):
-        """(ensemble, n): s / (1 - s) of each network of the ensemble alone (calibrated and
-        clipped as ``score``); their spread is the training noise of the ensemble's ratio."""
+        """(ensemble, n): s / (1 - s) of each network of the ensemble alone, clipped as ``score``
+        (and mapped by the ensemble's calibration when there is one); their spread is the
+        training noise of the ensemble's ratio."""
         if self.classifier is None:
             raise MlhepError("DensityRatio: call fit (or load) first")
         s = self._calibrated(self.classifier.predict_members(self._inputs(self._check(X))))

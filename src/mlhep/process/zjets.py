@@ -135,6 +135,4 @@ def _constituent_columns(cands, jet, level):
     if cands is None:
         return {}
     cands = cands[ak.argsort(cands.pt, axis=1, ascending=False)]
-    eta, phi = (ak.fill_none(jet[f], 0.0) for f in ("eta", "phi"))
-    dphi = (cands.phi - phi + np.pi) % (2 * np.pi) - np.pi
-    return {f"const_pt_{level}": cands.pt, f"const_deta_{level}": cands.eta - eta, f"const_dphi_{level}": dphi}
+    return {f"const_pt_{level}": cands.pt, f"const_deta_{level}": cands.eta - jet.eta, f"const_dphi_{level}": cands.delta_phi(jet)}

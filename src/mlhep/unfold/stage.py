@@ -37,8 +37,8 @@ class ZJetsEvents:
     pass_reco: np.ndarray
     pass_truth: np.ndarray
     weight: np.ndarray
-    reco_inputs: np.ndarray | None = None
-    truth_inputs: np.ndarray | None = None
+    reco_inputs: np.ndarray
+    truth_inputs: np.ndarray
 
 
 def load_events(columns_path, observables, variation="nominal", max_particles=0, log_observables=()):
@@ -60,21 +60,25 @@ def load_events(columns_path, observables, variation="nominal", max_particles=0,
     except (OSError, ValueError) as error:
         raise BadInputFile(f"{columns_path}: cannot read the Z+jets columns: {error}") from error
     get = lambda name: ak.to_numpy(columns[name])  # noqa: E731
+    reco = np.stack([get(f"{o}_reco{suffix}") for o in observables], axis=1).astype(np.float64)
+    truth = np.stack([get(f"{o}_truth") for o in observables], axis=1).astype(np.float64)
+    if max_particles:
+        inputs = [padded_constituents(columns, level, max_particles, columns_path) for level in ("reco", "truth")]
+    else:
+        logged = [observables.index(name) for name in log_observables]
+        inputs = [reco.copy(), truth.copy()]
+        for values in inputs:
+            values[:, logged] = np.log(values[:, logged] + LOG_OFFSET)
     events = ZJetsEvents(
         event=get("event"),
-        reco=np.stack([get(f"{o}_reco{suffix}") for o in observables], axis=1).astype(np.float64),
-        truth=np.stack([get(f"{o}_truth") for o in observables], axis=1).astype(np.float64),
+        reco=reco,
+        truth=truth,
         pass_reco=get(f"pass_reco{suffix}").astype(bool),
         pass_truth=get("pass_truth").astype(bool),
         weight=get("weight").astype(np.float64),
+        reco_inputs=inputs[0],
+        truth_inputs=inputs[1],
     )
-    if max_particles:
-        events.reco_inputs, events.truth_inputs = (padded_constituents(columns, level, max_particles, columns_path) for level in ("reco", "truth"))
-    else:
-        logged = [observables.index(name) for name in log_observables]
-        events.reco_inputs, events.truth_inputs = events.reco.copy(), events.truth.copy()
-        for values in (events.reco_inputs, events.truth_inputs):
-            values[:, logged] = np.log(values[:, logged] + LOG_OFFSET)
     # an observable that cannot be computed for a selected jet (ln rho of a zero soft-drop mass)
     # fails that level: OmniFold needs finite features
     events.pass_reco &= np.all(np.isfinite(events.reco), axis=1)
@@ -97,19 +101,20 @@ def _omnifold_weights(sim, data, options, data_weights=None, seed=0):
 
 
 def _weights_table(events, weights, path):
-    """Per simulated event: event number, pass_truth and each named set of OmniFold weights
-    times the generator weight."""
+    """Per event of ``events`` (a simulation): event number, pass_truth and each named set of
+    OmniFold weights times the generator weight."""
     table = pd.DataFrame({"event": events.event, "pass_truth": events.pass_truth, **{name: values * events.weight for name, values in weights.items()}})
     with atomic_path(path) as tmp:
         table.to_parquet(tmp, index=False)
 
 
 def run_unfolding(settings, simulation_path, data_path, seed, out_dir, plot_dir, alternative_path=None):
-    """Unfold the data sample's reco observables with the simulation; its truth is the answer.
+    """Unfold the data sample's reco observables (or, with ``constituents``, its leading jets'
+    constituents) with the simulation; its truth is the answer.
 
     Writes to ``out_dir``: weights.parquet (per simulated event: event number, pass_truth and
     the particle-level weights x generator weight: nominal, ensemble_k (the last step with
-    network k alone), bootstrap_k and one per systematic); with ``alternative_path`` (another
+    network k alone, when the ensemble has more than one), bootstrap_k and one per systematic); with ``alternative_path`` (another
     simulation's columns) the data are unfolded with it too: its weights go to
     model_weights.parquet (per event of that sample, column "model") and the difference of its
     unfolded histograms to the nominal ones is the model systematic;
@@ -134,7 +139,9 @@ def run_unfolding(settings, simulation_path, data_path, seed, out_dir, plot_dir,
     started = time.perf_counter()
     nominal = _omnifold_weights(sim, data, options, seed=seed)
     nominal_s = time.perf_counter() - started
-    weights = {"nominal": nominal.weights, **{f"ensemble_{k}": member for k, member in enumerate(nominal.member_weights)}}
+    weights = {"nominal": nominal.weights}
+    if settings["ensemble"] > 1:
+        weights.update({f"ensemble_{k}": member for k, member in enumerate(nominal.member_weights)})
     replicas = bootstrap_weights(int(selected.sum()), settings["bootstrap"], seed=seed) if settings["bootstrap"] else []
     for index, poisson in enumerate(replicas):
         weights[f"bootstrap_{index}"] = _omnifold_weights(sim, data, options, poisson, seed=seed + 1 + index).weights
@@ -160,12 +167,12 @@ def run_unfolding(settings, simulation_path, data_path, seed, out_dir, plot_dir,
         ibu_values = ibu_values / ibu_values.sum()
         ibu_stat = np.std([r / r.sum() for r in ibu_replicas], axis=0)
         stat = np.std([unfolded[f"bootstrap_{k}"] for k in range(len(replicas))], axis=0) if len(replicas) > 1 else np.zeros_like(prior)
-        jes = np.max([np.abs(unfolded[v] - unfolded["nominal"]) for v in settings["systematics"]], axis=0) if settings["systematics"] else np.zeros_like(prior)
+        detector = np.max([np.abs(unfolded[v] - unfolded["nominal"]) for v in settings["systematics"]], axis=0) if settings["systematics"] else np.zeros_like(prior)
         model = np.zeros_like(prior)
         if alternative is not None:
             at = alternative.pass_truth
             model = np.abs(normalized_histogram(alternative.truth[at, column], edges, (alternative.weight * model_weights)[at]) - unfolded["nominal"])
-        syst = np.hypot(jes, model)
+        syst = np.hypot(detector, model)
         results = {"truth": (truth, 0.0), "prior": (prior, 0.0), "omnifold": (unfolded["nominal"], np.hypot(stat, syst)), "ibu": (ibu_values, ibu_stat)}
         for name, (values, uncertainty) in results.items():
             histogram = new_hist(observable, settings["bins"], edges[0], edges[-1])
@@ -174,7 +181,7 @@ def run_unfolding(settings, simulation_path, data_path, seed, out_dir, plot_dir,
             hists[("unfolded", observable, name)] = histogram
         metrics[observable] = {name: triangular_discriminator(results[name][0], truth) for name in ("omnifold", "ibu", "prior")}
         # each source's size: the sum over bins of its absolute shift of the unit-sum histogram
-        uncertainties[observable] = {name: float(np.sum(values)) for name, values in (("statistical", stat), ("jes", jes), ("model", model))}
+        uncertainties[observable] = {name: float(np.sum(values)) for name, values in (("statistical", stat), ("detector", detector), ("model", model))}
         plot_unfolded(edges, results, observable, f"{plot_dir}/{observable}")
     write_hists(hists, f"{out_dir}/unfolded.root")
     summary = {
@@ -183,7 +190,7 @@ def run_unfolding(settings, simulation_path, data_path, seed, out_dir, plot_dir,
         "iterations": settings["iterations"],
         "seconds_per_iteration": float(np.mean(nominal.seconds_per_iteration)),
         "nominal_s": nominal_s,
-        "omnifold_runs": len(weights),
+        "omnifold_runs": 1 + len(replicas) + len(settings["systematics"]) + (alternative is not None),
         "simulation_events": int(len(sim.event)),
         "data_events": int(selected.sum()),
     }
