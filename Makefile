@@ -4,7 +4,7 @@ PYTHON ?= python3
 STAMP := $(VENV)/.installed
 CORES ?= all
 
-.PHONY: run test mini bench report clean
+.PHONY: run test mini bench mutation report clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,11 @@ mini: $(STAMP)
 
 test: $(STAMP)
 	$(VENV)/bin/pytest
+
+# mutation testing of the numeric core against each module's fast tests (slow: not part of `make test`)
+mutation: $(STAMP)
+	$(VENV)/bin/pip install --quiet -e '.[mutation]'
+	nice -n 5 $(VENV)/bin/python -m mlhep.bench mutation
 
 report: $(STAMP)
 	$(VENV)/bin/snakemake --report results/report.html

@@ -24,6 +24,5 @@ include: "workflow/rules/manifest.smk"
 
 rule all:
     input:
-        final_outputs(),
-        "results/manifest.json",
+        all_outputs,
     default_target: True

@@ -3,7 +3,10 @@
 import copy
 from pathlib import Path
 
+import awkward as ak
+import numpy as np
 import pytest
+import uproot
 import yaml
 from snakemake.utils import update_config
 
@@ -97,3 +100,30 @@ def cms_nanoaod():
                     member = archive.getmember(f"coffea-{COFFEA_VERSION}/tests/samples/{name}")
                     (folder / name).write_bytes(archive.extractfile(member).read())
     return {name: folder / name for name in NANOAOD_SAMPLES}
+
+
+# writing deliberately damaged NanoAOD files (the fault matrix, processing tests)
+def nanoaod_branches(source):
+    """The ``Events`` of ``source`` as {name: array}: flat branches as they are, each collection X
+    (branches X_f counted by nX) zipped into one record array (its counter made by the writer)."""
+    arrays = uproot.open(source)["Events"].arrays()
+    names, events = set(arrays.fields), {}
+    for name in arrays.fields:
+        prefix, _, field = name.partition("_")
+        if field and f"n{prefix}" in names:
+            events.setdefault(prefix, {})[field] = arrays[name]
+        elif not (name.startswith("n") and any(other.startswith(f"{name[1:]}_") for other in names)):
+            events[name] = arrays[name]
+    return {name: ak.zip(value) if isinstance(value, dict) else value for name, value in events.items()}
+
+
+def write_events(path, events, counters=None):
+    """Write ``events`` with uproot's mktree/extend as NanoAOD does (counter nX per collection X);
+    ``counters`` {collection: values} writes nX with these values instead of the true lengths
+    (the true counter, which ROOT needs to read the arrays, goes to nX_written)."""
+    counters = counters or {}
+    branches = {**events, **{f"n{name}": np.asarray(values) for name, values in counters.items()}}
+    with uproot.recreate(path) as out:
+        types_ = {name: value.type if isinstance(value, ak.Array) else value.dtype for name, value in branches.items()}
+        out.mktree("Events", types_, counter_name=lambda name: f"n{name}_written" if name in counters else f"n{name}").extend(branches)
+    return path

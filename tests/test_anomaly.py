@@ -4,7 +4,8 @@ and its Jacobian, save/load, SIC curves, bad input."""
 import numpy as np
 import pytest
 
-from mlhep.anomaly import ConditionalFlow, LogitScaler, max_sic, rejection_at, sic_curve
+from mlhep.anomaly import ConditionalFlow, LogitScaler, max_sic, sic_curve
+from mlhep.ml.metrics import rejection
 from mlhep.errors import InvalidInput
 from mlhep.ml.training import TrainConfig
 
@@ -110,7 +111,7 @@ def test_sic_hand_computed():
     assert max_sic(labels, scores) == pytest.approx(1 / np.sqrt(0.75))
     assert len(sic_curve(labels, scores, eps_b_floor=0.3)[1]) == 5  # eps_b = 1/4 excluded
     assert np.isnan(max_sic(labels, scores, eps_b_floor=1.0))
-    assert rejection_at(labels, scores, signal_efficiency=0.5) == pytest.approx(2.0)
+    assert rejection(labels, scores, signal_efficiency=0.5) == pytest.approx(4.0)  # score >= 0.7: 2 of 4 signal, 1 of 4 background
     # ties form one threshold; weights count
     assert sic_curve([1, 0, 1, 0], [1.0, 1.0, 0.0, 0.0])[1] == pytest.approx([0.5 / np.sqrt(0.5), 1.0])  # not 1 / sqrt(0.5)
     np.testing.assert_allclose(sic_curve(labels, scores, weights=[1, 3, 1, 1, 1, 1, 1, 1])[1][0], 0.25 / np.sqrt(0.5))
@@ -125,7 +126,7 @@ def test_sic_perfect_classifier():
     np.testing.assert_allclose(sic, 1 / np.sqrt(eps_b))
     assert max_sic(labels, scores) == pytest.approx(10.0)
     assert max_sic(labels, scores, eps_b_floor=0.05) == pytest.approx(1 / np.sqrt(0.06))
-    assert rejection_at(labels, scores) == np.inf
+    assert rejection(labels, scores) == np.inf
 
 
 def test_bad_input(flow):
@@ -148,3 +149,15 @@ def test_bad_input(flow):
         sic_curve([1, 1], [0.1, 0.2])
     with pytest.raises(InvalidInput, match="scores: 1 NaN"):
         max_sic([1, 0], [0.1, np.nan])
+
+
+def test_sic_floor_is_exclusive_and_weights_count():
+    labels = [1, 0, 1, 0, 1, 0, 1, 0]
+    scores = [0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2]
+    eps_s, sic = sic_curve(labels, scores, eps_b_floor=0.25)  # eps_b = 1/4 is not above the floor
+    np.testing.assert_allclose(eps_s, [0.5, 0.75, 0.75, 1.0, 1.0])
+    assert max_sic(labels, scores, eps_b_floor=0.25) == pytest.approx(1 / np.sqrt(0.75))
+    # the default floor keeps every cut of a sample of eight jets
+    assert len(sic_curve(labels, scores)[1]) == 7
+    weights = [1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 9.0]  # the last background jet weighs 3/4 of the background
+    assert max_sic(labels, scores, weights=weights) == pytest.approx(1 / np.sqrt(3 / 12))  # the cut above the heavy jet

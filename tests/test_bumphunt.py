@@ -201,3 +201,37 @@ def test_every_event_is_scored_by_a_model_that_did_not_see_it():
     positive, negative = (X[label == 1], fold[label == 1]), (X[label == 0], fold[label == 0])
     scores, = _out_of_fold(positive, negative, [(X, fold)], 3, settings, seed=1)
     assert roc_auc(label, scores) == pytest.approx(0.5, abs=0.03)
+
+
+def test_mjj_edges_and_closure_chi2_by_hand():
+    from mlhep.anomaly.bumphunt import mjj_edges
+
+    np.testing.assert_allclose(mjj_edges((3000.0, 4600.0), (3300.0, 3700.0), 4), np.arange(3000.0, 4601.0, 100.0))
+    # a window off the signal region's grid: the outermost bins are cut at the window
+    edges = mjj_edges((2950.0, 4620.0), (3300.0, 3700.0), 2)
+    np.testing.assert_allclose(edges, [2950.0, 3100.0, 3300.0, 3500.0, 3700.0, 3900.0, 4100.0, 4300.0, 4500.0, 4620.0])
+    # chi2 with the Poisson variance at the prediction (at least 1 event) added to the covariance
+    assert closure_chi2(np.array([4.0, 0.5]), np.zeros((2, 2)), [6.0, 0.5]) == pytest.approx(1.0)
+    assert closure_chi2(np.array([4.0, 0.5]), np.zeros((2, 2)), [4.0, 2.5]) == pytest.approx(4.0)
+    covariance = np.array([[1.0, 0.5], [0.5, 2.0]])
+    residual = np.array([2.0, -1.0])
+    expected = residual @ np.linalg.inv(covariance + np.diag([4.0, 1.0])) @ residual
+    assert closure_chi2(np.array([4.0, 0.5]), covariance, [6.0, -0.5]) == pytest.approx(expected, rel=1e-12)
+
+
+def test_sideband_estimate_covariance_and_a_large_background_uncertainty():
+    mjj = _dijet_masses(5000, np.random.default_rng(6))
+    edges = np.linspace(*REGION, 3)
+    weights = np.full(len(mjj), 2.0)
+    estimate = sideband_estimate(mjj, WINDOW, REGION, edges, weights=weights)
+    fit = estimate.fit
+    assert fit.exclude == REGION and fit.total == pytest.approx(2.0 * np.sum((mjj < REGION[0]) | (mjj >= REGION[1])))
+    np.testing.assert_allclose(estimate.prediction, fit.yields(edges))
+    shifts = [(up - down) / 2 for up, down in fit.eigen_variations(edges)]
+    expected = sum(np.outer(s, s) for s in shifts) + np.outer(estimate.prediction, estimate.prediction) / fit.total
+    np.testing.assert_allclose(estimate.covariance, expected, rtol=1e-12)
+    assert estimate.total == pytest.approx(estimate.prediction.sum())
+    assert estimate.total_uncertainty == pytest.approx(np.sqrt(expected.sum()))
+    # an uncertainty above the background is clipped to 99 %: the signal template's size does not matter
+    assert excess_significance(150.0, 100.0, 500.0) == pytest.approx(excess_significance(150.0, 100.0, 120.0), abs=1e-3)
+    assert 0 < excess_significance(150.0, 100.0, 500.0) < 0.6

@@ -2,13 +2,14 @@
 the code runs what a config or an input file could smuggle in."""
 
 import re
+from pathlib import Path
 
 import pytest
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 from conftest import ROOT, load_config
-from mlhep.config import check_config
+from mlhep.config import check_config, check_config_values, check_integers, read_config_file
 from mlhep.errors import InvalidConfig
 
 SCHEMA = str(ROOT / "workflow" / "schemas" / "config.schema.yaml")
@@ -16,9 +17,22 @@ SCHEMA = str(ROOT / "workflow" / "schemas" / "config.schema.yaml")
 
 @pytest.mark.parametrize("files", [("config.yaml",), ("config.yaml", "mini.yaml"), ("config.yaml", "full.yaml"), ("config.yaml", "benchmark.yaml")])
 def test_shipped_configs_are_valid(files):
+    for name in files:
+        read_config_file(ROOT / "config" / name)  # no duplicate key, NaN or template
     config = load_config(*files)
+    check_config_values(config)
     validate(config, SCHEMA)
+    check_integers(config, SCHEMA)
     check_config(config)
+    # the checks ran on a whole config (they raise on a bad one): every required section, samples
+    # that name their process, and the defaults of the schema filled in by validate
+    import yaml
+
+    schema = yaml.safe_load(Path(SCHEMA).read_text())
+    assert set(schema["required"]) <= set(config) and config["samples"]
+    assert all(sample["process"] in config["processes"] for sample in config["samples"].values() if "process" in sample)
+    defaults = {key for key, node in schema["properties"].items() if "default" in node}
+    assert defaults <= set(config)
 
 
 @pytest.mark.parametrize(
@@ -152,3 +166,81 @@ def test_anomaly_needs_dijet_samples_a_region_inside_its_window_and_a_listed_hea
     anomaly["headline"], anomaly["background"] = 2.14, "zjets_alt"
     with pytest.raises(InvalidConfig, match="anomaly.background: sample 'zjets_alt' is not a dijet-channel sample"):
         check_config(config)
+
+
+def _subschemas(node, path="schema"):
+    """Every mapping in the schema with its path: the schemas, and a few mappings that are not."""
+    if isinstance(node, dict):
+        yield path, node
+        for key, child in node.items():
+            yield from _subschemas(child, f"{path}.{key}")
+    elif isinstance(node, list):
+        for index, child in enumerate(node):
+            yield from _subschemas(child, f"{path}[{index}]")
+
+
+def _types(node):
+    types = node.get("type", [])
+    return [types] if isinstance(types, str) else types
+
+
+def test_no_config_string_or_key_can_hold_markup():
+    """Config values reach the HTML report (some inside <script> elements): every string the
+    schema accepts is an identifier, one of a list, or text without markup characters, and
+    every mapping lists its keys or restricts their names."""
+    import yaml
+    from jsonschema import Draft202012Validator
+
+    schema = yaml.safe_load(Path(SCHEMA).read_text())
+    validator = Draft202012Validator(schema)
+    probes = ["</script><script>alert(1)</script>", "cpu<", "a>b", "a&amp;b", 'a"b', "a'b", "a`b", "a\\b"]
+    strings = [(path, node) for path, node in _subschemas(schema) if "string" in _types(node)]
+    assert len(strings) > 10
+    for path, node in strings:
+        accepted = [probe for probe in probes if validator.evolve(schema=node).is_valid(probe)]
+        assert not accepted, (path, accepted)
+    for path, node in _subschemas(schema):
+        if "object" in _types(node):
+            assert node.get("additionalProperties") is False or "propertyNames" in node, f"{path}: keys of any name"
+
+
+def test_every_count_has_a_documented_upper_bound_and_samples_a_raisable_one(config):
+    """shards: 1e9 ran the dry run out of memory, events_per_shard: 1e20 generated forever."""
+    import yaml
+
+    schema = yaml.safe_load(Path(SCHEMA).read_text())
+    unbounded = [path for path, node in _subschemas(schema) if "integer" in _types(node) and "maximum" not in node]
+    # a sample's size is bounded by limits (check_config), which a production may raise; those are not
+    assert unbounded == [
+        "schema.properties.limits.properties.shards",
+        "schema.properties.limits.properties.events_per_shard",
+        "schema.properties.samples.additionalProperties.properties.shards",
+        "schema.properties.samples.additionalProperties.properties.events_per_shard",
+    ]
+    config["samples"]["qcd_dijet"]["shards"] = 1500
+    validate(config, SCHEMA)
+    with pytest.raises(InvalidConfig, match=r"samples.qcd_dijet.shards: 1500 is above limits.shards \(1000\); for a production this large, raise limits.shards"):
+        check_config(config)
+    config["limits"]["shards"] = 2000
+    check_config(config)
+
+
+def test_a_duplicate_key_is_refused_at_any_depth_with_its_file_and_line(tmp_path):
+    path = tmp_path / "twice.yaml"
+    path.write_text("seed: 1\nanomaly:\n  seeds: 2\n  folds: 3\n  seeds: 4\n")
+    with pytest.raises(InvalidConfig, match=f"{path}, line 5: duplicate key 'seeds'"):
+        read_config_file(path)
+    path.write_text('{"seed": 1, "seed": 2}')  # JSON too
+    with pytest.raises(InvalidConfig, match=f"{path}, line 1: duplicate key 'seed'"):
+        read_config_file(path)
+
+
+def test_integers_must_be_integers_and_numbers_finite(config):
+    validate(config, SCHEMA)
+    config["anomaly"]["classifier"]["train"]["epochs"] = 3.0
+    with pytest.raises(InvalidConfig, match=r"^anomaly.classifier.train.epochs: 3.0 is not an integer$"):
+        check_integers(config, SCHEMA)
+    config["anomaly"]["classifier"]["train"]["epochs"] = 3
+    config["anomaly"]["injections"][1] = float("nan")
+    with pytest.raises(InvalidConfig, match=r"the config: anomaly.injections.1: nan is not a finite number"):
+        check_config_values(config)

@@ -89,6 +89,26 @@ def test_constituents_add_up_to_their_jet(generated):
     np.testing.assert_allclose(ak.to_numpy(ak.flatten(summed.pt)), ak.to_numpy(ak.flatten(jets.pt)), rtol=1e-3)
 
 
+def test_zjets_samples_store_ak4_jets_with_constituents_as_pfnano(generated):
+    """Z+jets: the R = 0.4 jets are AK4 jets as in CMS PFNano, Jet + JetPFCands and GenJet +
+    GenJetCands, with substructure; FatJet is AK8 (no stored candidates). Dijet samples keep
+    their fat-jet constituents (FatJetPFCands, GenFatJetCands) and plain AK4 jets."""
+    events = _events(generated["zjets_nominal"])
+    assert {"JetPFCands", "GenJetCands"} <= set(events.fields) and not {"FatJetPFCands", "GenFatJetCands"} & set(events.fields)
+    for jets, links in ((events.Jet, events.JetPFCands), (events.GenJet, events.GenJetCands)):
+        assert {"tau1", "tau2", "msoftdrop", "softdropZg", "nConstituents"} <= set(jets.fields)
+        assert ak.all(jets.pt > 20) and ak.all((jets.msoftdrop >= 0) & (jets.msoftdrop <= jets.mass + 1e-3))
+        # the links hold each jet's constituents together, as many as nConstituents
+        assert ak.all(ak.run_lengths(links.jetIdx) == jets.nConstituents)
+        assert ak.all(links.pf.pt > 0)
+    summed = events.Jet.constituents.pf.sum(axis=2)
+    np.testing.assert_allclose(ak.to_numpy(ak.flatten(summed.pt)), ak.to_numpy(ak.flatten(events.Jet.pt)), rtol=1e-3)
+    assert ak.all(events.FatJet.pt > 200) and ak.all(events.Jet.matched_gen.pt > 0)
+    dijet = _events(generated["qcd_dijet"])
+    assert {"FatJetPFCands", "GenFatJetCands"} <= set(dijet.fields) and not {"JetPFCands", "GenJetCands"} & set(dijet.fields)
+    assert "tau1" not in dijet.Jet.fields
+
+
 def test_reconstructed_jets_match_truth_within_resolution(generated):
     events = _events(generated["qcd_dijet"])
     jets = events.FatJet[events.FatJet.genJetAK8Idx >= 0]

@@ -7,7 +7,7 @@ import hist
 import uproot
 
 from mlhep.io import file_sha256, json_sha256
-from mlhep.manifest import compare_manifests, config_seeds, content_sha256, output_hashes
+from mlhep.manifest import compare_manifests, config_seeds, content_sha256, main, output_hashes
 
 
 def _write_histogram(path, values):
@@ -51,3 +51,18 @@ def test_config_hash_and_seeds():
     assert json_sha256(config) != json_sha256({**config, "seed": 8})
     assert config_seeds(config) == {"seed": 7, "anomaly.seeds": 5, "anomaly.flow.train.seed": 3}
     assert len(json_sha256(config)) == 64
+
+
+def test_verify_lists_the_outputs_missing_or_changed_on_disk(tmp_path, capsys):
+    (tmp_path / "plots").mkdir()
+    for name, text in (("plots/x.png", "x"), ("plots/y.png", "y"), ("t.parquet", "t"), ("m.json", '{"auc": 0.9, "train_s": 1.0}')):
+        (tmp_path / name).write_text(text)
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(json.dumps({"outputs": output_hashes([tmp_path / "plots", tmp_path / "t.parquet", tmp_path / "m.json"])}))
+    assert main(["--verify", str(manifest)]) == 0
+    assert capsys.readouterr().out.endswith("4 outputs, 0 missing or changed\n")
+    (tmp_path / "plots/y.png").unlink()
+    (tmp_path / "t.parquet").write_text("changed")
+    (tmp_path / "m.json").write_text('{"auc": 0.9, "train_s": 2.0}')  # a wall-clock time: the same result
+    assert main(["--verify", str(manifest)]) == 1
+    assert capsys.readouterr().out.splitlines() == [f"{tmp_path / 'plots/y.png'}: missing", f"{tmp_path / 't.parquet'}: bytes differ", "4 outputs, 2 missing or changed"]

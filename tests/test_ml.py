@@ -2,6 +2,7 @@
 mass decorrelation."""
 
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -22,7 +23,7 @@ from mlhep.ml.metrics import inverse_jsd, rejection, roc_auc
 from mlhep.ml.models import MLP, BDTClassifier, MLPClassifier, PFNClassifier
 from mlhep.ml.networks import ParticleFlowNetwork
 from mlhep.ml.taggers import evaluate_tagger, tagger_data
-from mlhep.ml.training import TrainConfig, fit
+from mlhep.ml.training import TrainConfig, TrainingDiverged, fit
 from mlhep.process import make_executor, process_sample
 
 
@@ -96,22 +97,25 @@ def jets(generated, tmp_path_factory):
 
 
 @pytest.mark.parametrize(
-    ("model", "min_auc"),
+    ("model", "min_auc", "min_r50"),
     [
-        (BDTClassifier(n_estimators=50), 0.85),
-        (MLPClassifier(hidden=(32,), train={"epochs": 60, "learning_rate": 0.003}), 0.85),
-        # the constituent model learns the mass from ~600 training jets only: a lower bar here;
-        # on the default run's 30k jets it reaches AUC 0.91 (docs/BENCHMARKS.md)
-        (PFNClassifier(phi=(32, 32), f=(32,), max_particles=30, train={"epochs": 40, "learning_rate": 0.003, "patience": 40}), 0.75),
+        (BDTClassifier(n_estimators=50), 0.85, 5),
+        (MLPClassifier(hidden=(32,), train={"epochs": 60, "learning_rate": 0.003}), 0.85, 5),
+        # the constituent model learns the mass from ~400 training jets only: AUC 0.68-0.78 and
+        # R50 3-12 over three splits x three training seeds, so a lower bar here (random: AUC 0.5
+        # +- 0.06 on these ~120 test jets, R50 2); on the default run's 30k jets it reaches AUC 0.91
+        (PFNClassifier(phi=(32, 32), f=(32,), max_particles=30, train={"epochs": 40, "learning_rate": 0.003, "patience": 40}), 0.65, 2.5),
     ],
     ids=["bdt", "mlp", "pfn"],
 )
-def test_taggers_beat_random_and_reload_identically(jets, model, min_auc, tmp_path):
+def test_taggers_beat_random_and_reload_identically(jets, model, min_auc, min_r50, tmp_path):
     train, val, test = jets["train"], jets["val"], jets["test"]
     model.fit(train, val)
     score = model.predict(test)
     metrics = evaluate_tagger(test["y"], score, test["mass"])
-    assert metrics["auc"] > min_auc and metrics["r50"] > 5, metrics
+    # R50 is null (with the reason) when no test background jet passes: a rejection beyond the sample
+    r50 = np.inf if metrics["r50"] is None and "test background jets" in metrics["r50_reason"] else metrics["r50"]
+    assert metrics["auc"] > min_auc and r50 > min_r50, metrics
     model.save(tmp_path)
     np.testing.assert_array_equal(type(model).load(tmp_path).predict(test), score)
 
@@ -171,15 +175,17 @@ def _toy_tagger(toy, decorrelation):
 
 
 @pytest.mark.parametrize(
-    "decorrelation",
-    [{"method": "disco", "lam": 10}, {"method": "adversarial", "lam": 10}, {"method": "mode", "lam": 1}],
-    ids=lambda d: d["method"],
+    ("decorrelation", "min_gain"),
+    # the smallest 1/JSD gains over the plain tagger seen in four training seeds (1-4) on this
+    # toy: DisCo 6.8x, adversarial 3.8x, MoDE 2.3x (MoDE lambda 1: 2.3, 2.3, 2.7, 8.5x)
+    [({"method": "disco", "lam": 10}, 3), ({"method": "adversarial", "lam": 10}, 3), ({"method": "mode", "lam": 1}, 2)],
+    ids=["disco", "adversarial", "mode"],
 )
-def test_decorrelation_at_large_lambda_stops_mass_sculpting(sculpting_toy, plain_toy_tagger, decorrelation):
+def test_decorrelation_at_large_lambda_stops_mass_sculpting(sculpting_toy, plain_toy_tagger, decorrelation, min_gain):
     plain = plain_toy_tagger
     decorrelated = _toy_tagger(sculpting_toy, decorrelation)
     assert plain["inv_jsd"] < 4  # the plain tagger cuts on the mass
-    assert decorrelated["inv_jsd"] > 3 * plain["inv_jsd"], (plain, decorrelated)
+    assert decorrelated["inv_jsd"] > min_gain * plain["inv_jsd"], (plain, decorrelated)
     assert decorrelated["auc"] > 0.8, decorrelated  # still a tagger: the second feature alone gives 0.86
 
 
@@ -225,3 +231,14 @@ def test_nan_features_stop_the_tagger_data_naming_file_and_column(tmp_path):
     ak.to_parquet(ak.zip({**columns, "event": np.arange(5, dtype=np.uint64)}), path)
     with pytest.raises(InvalidInput, match=r"bad.parquet: 2 events with NaN or infinite values \(columns: tau21, pt\)"):
         jet_table(path, 0)
+
+
+@pytest.mark.parametrize(
+    ("hyper", "named"),
+    [({"train": {"epochs": 3, "learning_rate": 1e30}}, "MLPClassifier (network 1 of 1)"), ({"train": {"epochs": 3}, "decorrelation": {"method": "disco", "lam": float("inf")}}, "MLPClassifier")],
+    ids=["learning_rate", "lambda"],
+)
+def test_a_diverging_training_stops_naming_the_model_the_epoch_and_the_loss(sculpting_toy, hyper, named):
+    """The defect: a NaN loss ended in 'TypeError: Expected state_dict to be dict-like'."""
+    with pytest.raises(TrainingDiverged, match=rf"{re.escape(named)}.*loss is (nan|inf) in epoch \d"):
+        MLPClassifier(hidden=(8,), **hyper).fit(sculpting_toy["train"], sculpting_toy["val"])

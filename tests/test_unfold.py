@@ -228,3 +228,143 @@ def test_bad_inputs_raise_clear_errors():
     response = response_matrix(x[:, 0], x[:, 1], np.ones(100, bool), np.ones(100, bool), BINS)
     with pytest.raises(InvalidConfig, match="24 reco bins"):
         ibu(np.ones(5), response)
+
+
+def test_ibu_agrees_with_the_closed_form_two_bin_answers():
+    """One iteration against D'Agostini's formula written out by hand, and the converged result
+    against R^-1 d, the maximum-likelihood answer of a 2 x 2 response without fakes."""
+    from mlhep.bench.oracles import ibu_two_bins
+
+    for name, result in ibu_two_bins().items():
+        assert result["pass"], (name, result)
+
+
+# --- issue 27: full-phase-space metrics, the ensemble, the variations config ---
+
+
+def test_two_sample_auc_finds_a_known_shift_and_respects_weights():
+    """The classifier two-sample test: two draws of one 2D Gaussian give 0.5 (within the
+    statistical spread of ~0.01 at these sizes), and so do a wider Gaussian reweighted to it; a
+    shift of 0.5 in one coordinate gives the optimal classifier's AUC Phi(0.5 / sqrt(2)) = 0.638
+    (closed form), not exceeded beyond the spread."""
+    from scipy.stats import norm
+
+    from mlhep.unfold.metrics import two_sample_auc, two_sample_auc_floor
+
+    rng = np.random.default_rng(21)
+    n = 3000
+    reference, same = rng.normal(0, 1, (n, 2)), rng.normal(0, 1, (n, 2))
+    shifted = rng.normal(0, 1, (n, 2)) + [0.5, 0.0]
+    wide = rng.normal(0, 1.5, (n, 2))
+    to_reference = np.exp(-0.5 * np.sum(wide**2, axis=1) + 0.5 * np.sum((wide / 1.5) ** 2, axis=1))
+    assert two_sample_auc(same, reference, seed=1) == pytest.approx(0.5, abs=0.03)
+    assert two_sample_auc_floor(reference, seed=1) == pytest.approx(0.5, abs=0.03)
+    assert 0.60 < two_sample_auc(shifted, reference, seed=1) < norm.cdf(0.5 / np.sqrt(2)) + 0.02
+    assert two_sample_auc(wide, reference, to_reference, seed=1) == pytest.approx(0.5, abs=0.03)
+    assert two_sample_auc(wide, reference, seed=1) > 0.6  # without the weights: wider
+    with pytest.raises(InvalidConfig, match="NaN"):
+        two_sample_auc(np.full((100, 2), np.nan), reference)
+    with pytest.raises(InvalidConfig, match=r"shapes \(3000, 2\) and \(3000, 1\)"):
+        two_sample_auc(reference, reference[:, :1])
+
+
+def test_2d_histogram_and_its_discriminator_against_a_hand_computed_case():
+    """p = diag(1/2, 1/2), q = first row (1/2, 1/2): Delta = 1/2 (1/4 / 1/2 + 1/4 / 1/2) x 1e3 =
+    500; the noise floor of identical halves is small against it."""
+    from mlhep.unfold.metrics import discriminator_floor, normalized_histogram2d
+
+    edges = np.array([0.0, 1.0, 2.0])
+    p = normalized_histogram2d([0.5, 1.5, np.nan], [0.5, 1.5, 0.5], edges, edges)
+    q = normalized_histogram2d([0.5, 0.5, 9.0], [0.5, 1.5, 0.5], edges, edges, weights=[2.0, 2.0, 5.0])
+    np.testing.assert_allclose(p, [[0.5, 0.0], [0.0, 0.5]])
+    np.testing.assert_allclose(q, [[0.5, 0.5], [0.0, 0.0]])
+    assert triangular_discriminator(p, q) == pytest.approx(500.0)
+    values = np.random.default_rng(22).normal(0, 1, 40000)
+    bins = np.linspace(-3, 3, 21)
+    floor = discriminator_floor(lambda half: normalized_histogram(values[half], bins), len(values), seed=1)
+    # two samples of 40 000 in 20 bins: Delta ~ (bins - 1) / (2 n) x 1e3 / 2 ~ 0.12 (chi2 per bin)
+    assert 0.05 < floor < 0.25
+
+
+def gaussian_events(rng, shift, n):
+    """Z+jets-like events of three observables: truth x0 ~ N(shift, 1), x1 = N(0, 1) + shift / 2 x0,
+    x2 ~ N(0, 1); reco = truth + N(0, 0.5); a never-unfolded jet_pt = the sum of the truths + N(0, 0.3)."""
+    from types import SimpleNamespace
+
+    truth = rng.normal(0, 1, (n, 3))
+    truth[:, 0] += shift
+    truth[:, 1] += 0.5 * shift * truth[:, 0]
+    passing = np.ones(n, bool)
+    never = {"jet_pt": truth.sum(axis=1) + rng.normal(0, 0.3, n)}
+    return SimpleNamespace(truth=truth, reco=truth + rng.normal(0, 0.5, truth.shape), pass_reco=passing, pass_truth=passing, weight=np.ones(n), never=never)
+
+
+def test_scorecard_with_the_exact_density_ratio_reaches_the_noise_floor():
+    """The simulation reweighted by the true p_data / p_sim (closed form for these Gaussians) is
+    judged at the noise floor in every figure: the unfolded and never-unfolded observables, the
+    pairs and the joint AUC; unit weights reproduce the prior; IBU improves on the prior in 1D
+    and in 2D."""
+    from mlhep.unfold.scorecard import Scorecard
+
+    rng = np.random.default_rng(23)
+    sim, data = gaussian_events(rng, 0.0, 8000), gaussian_events(rng, 0.5, 4000)
+    card = Scorecard(sim, data, ["a", "b", "c"], {o: np.linspace(-4, 4, 13) for o in "abc"}, seed=1, floor_splits=4)
+    x = sim.truth
+    exact = np.exp(-0.5 * (x[:, 0] - 0.5) ** 2 + 0.5 * x[:, 0] ** 2 - 0.5 * (x[:, 1] - 0.25 * x[:, 0]) ** 2 + 0.5 * x[:, 1] ** 2)
+    prior, unfolded = card.judge(np.ones(len(x))), card.judge(exact)
+    assert prior["observables"]["a"]["omnifold"] == pytest.approx(card.prior["a"]) and prior["observables"]["a"]["prior"] > 20
+    assert set(unfolded["unfolded_never"]) == {"jet_pt", "a:b", "a:c", "b:c"} and card.missing == ["jet_eta", "jet_zlead"]
+    for section in ("observables", "unfolded_never"):
+        for name, figures in unfolded[section].items():
+            assert figures["omnifold"] < 4 * figures["floor"] + 0.5, (name, figures)
+    assert unfolded["unfolded_never"]["jet_pt"]["prior"] > 10 * unfolded["unfolded_never"]["jet_pt"]["omnifold"]
+    assert unfolded["observables"]["a"]["ibu"] < 0.2 * card.prior["a"] and card.ibu["a:b"] < 0.2 * card.prior["a:b"]
+    auc = unfolded["auc_joint"]
+    assert auc["prior"] - auc["floor"] > 0.06 and abs(auc["omnifold"] - auc["floor"]) < 0.03
+
+
+def test_ensemble_weights_average_the_last_step_networks():
+    """With the whole ensemble, ensemble_weights gives the result's weights; with one network,
+    that network's own weights (member_weights)."""
+    from mlhep.unfold.omnifold import ensemble_weights
+
+    rng = np.random.default_rng(24)
+    sim, data = toy(rng, 0, 1, n=3000), toy(rng, 0.3, 1, n=3000)
+    train = TrainConfig(epochs=2, batch_size=256, early_stopping=False, device="cpu")
+    result = omnifold(sim["reco"], sim["truth"], data["reco"], iterations=2, ensemble=3, hidden=(8,), train=train)
+    np.testing.assert_allclose(ensemble_weights(result, 3), result.weights, rtol=1e-6)
+    np.testing.assert_allclose(ensemble_weights(result, 1), result.member_weights[0], rtol=1e-6)
+    assert not np.allclose(ensemble_weights(result, 2), result.weights)
+    with pytest.raises(InvalidConfig, match=r"size 4 outside 1..3"):
+        ensemble_weights(result, 4)
+
+
+def test_variations_config_is_valid_and_holds_out_variations_it_was_not_tuned_on():
+    """config/benchmark.yaml on top of config.yaml: at least four pseudo-data Z+jets samples,
+    two the settings were chosen on and the rest held out, each with its own Pythia settings,
+    none equal to the simulation's; and check_variations names what is wrong."""
+    from snakemake.utils import validate
+
+    from mlhep.bench.unfolding import _aggregate, _wins, check_variations
+    from mlhep.config import check_config
+    from conftest import ROOT, load_config
+
+    config = load_config("config.yaml", "benchmark.yaml")
+    validate(config, str(ROOT / "workflow/schemas/config.schema.yaml"))
+    check_config(config)
+    held_out = check_variations(config)
+    assert len(held_out) >= 4 and sum(not held for held in held_out.values()) == 2
+    settings = [tuple(sorted(config["samples"][name].get("settings", []))) for name in [*held_out, config["unfolding"]["simulation"]]]
+    assert len(set(settings)) == len(settings) and settings[-1] == ()
+    assert "variations" not in load_config("config.yaml")["unfolding"]  # the default run keeps one variation
+    config["unfolding"]["variations"] = {name: {"held_out": True} for name in held_out}
+    with pytest.raises(InvalidConfig, match="need variations the settings were chosen on"):
+        check_variations(config)
+    config["unfolding"]["variations"]["zjets_nominal"] = {"held_out": False}
+    with pytest.raises(InvalidConfig, match="zjets_nominal: is the simulation"):
+        check_variations(config)
+    # the per-seed figures of one variation as the median and 16-84 % band
+    runs = [{"observables": {"m": {"omnifold": v, "ibu": 2.0, "prior": 9.0}}, "unfolded_never": {}, "auc_joint": {"omnifold": 0.5, "prior": 0.6, "floor": 0.5}} for v in (1.0, 2.0, 3.0)]
+    figures = _aggregate(runs)["observables"]["m"]
+    assert figures["omnifold"] == 2.0 and figures["omnifold_16"] == pytest.approx(1.32) and figures["omnifold_84"] == pytest.approx(2.68)
+    assert _wins(runs[0]["observables"]) == 1 and _wins(runs[2]["observables"]) == 0

@@ -1,13 +1,120 @@
-"""Configuration checks beyond the JSON schema: references between sections."""
+"""Configuration checks beyond the JSON schema: the config files themselves, numbers the schema
+cannot judge, references between sections."""
 
+import math
 from pathlib import Path
+
+import yaml
 
 from mlhep.errors import InvalidConfig
 
-__all__ = ["DECORRELATED", "anomaly_run_names", "check_config", "injection_key", "tagger_models"]
+__all__ = [
+    "DECORRELATED",
+    "MAX_CONFIG_DEPTH",
+    "MAX_CONFIG_VALUES",
+    "anomaly_run_names",
+    "check_config",
+    "check_config_files",
+    "check_config_values",
+    "check_integers",
+    "injection_key",
+    "read_config_file",
+    "tagger_models",
+]
 
 # tagger kinds trained once per lambda of their config list, as "{kind}_lambda_{lambda}"
 DECORRELATED = ("disco", "adversarial", "mode")
+
+# a config is a few hundred values; more than this is a mistake or a YAML alias bomb (aliases
+# expanded: a few hundred bytes of anchors can stand for 10**9 values)
+MAX_CONFIG_VALUES = 100_000
+MAX_CONFIG_DEPTH = 32
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """yaml.safe_load's loader, refusing a key given twice in one mapping."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if key in seen:
+                raise InvalidConfig(f"{self.name}, line {key_node.start_mark.line + 1}: duplicate key '{key}' (YAML keeps only the last one)")
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def read_config_file(path, allow_yte=False):
+    """The contents of a YAML or JSON config file, refusing duplicate keys, the values that
+    ``check_config_values`` refuses and, unless ``allow_yte``, Snakemake's YTE templates
+    (``__use_yte__: true`` runs the Python in them). Raises InvalidConfig naming the file (and
+    the line of a duplicate key)."""
+    text = Path(path).read_text(encoding="utf-8")
+    loader = _StrictLoader(text)
+    loader.name = str(path)
+    try:
+        document = loader.get_single_data()
+    except yaml.YAMLError as err:
+        raise InvalidConfig(f"{path}: not valid YAML or JSON: {err}") from err
+    finally:
+        loader.dispose()
+    if isinstance(document, dict) and "__use_yte__" in document and not allow_yte:
+        raise InvalidConfig(
+            f"{path}: __use_yte__ makes Snakemake run the file as a YTE template, Python code with your rights; "
+            "refused unless you set MLHEP_ALLOW_YTE=1 (only for config files you trust)"
+        )
+    return check_config_values(document, where=path)
+
+
+def check_config_files(paths, allow_yte=False):
+    """Read every config file that Snakemake merged (``workflow.configfiles``) with
+    ``read_config_file``: a duplicate key, a YTE template, an oversized file or a NaN stops the
+    run naming the file."""
+    for path in paths:
+        if allow_yte and "__use_yte__" in Path(path).read_text(encoding="utf-8"):
+            continue  # a template's keys (?if, ?for) may repeat; YTE itself reads it
+        read_config_file(path, allow_yte)
+
+
+def check_config_values(config, where="the config"):
+    """Before the schema: refuse a config (``where``: its file) of more than MAX_CONFIG_VALUES
+    values or nested deeper than MAX_CONFIG_DEPTH (counted with aliases expanded, stopping at the
+    limit), and any NaN or infinite number, naming its key: the schema's bounds let NaN through."""
+    count, stack = 0, [("", config, 0)]
+    while stack:
+        key, value, depth = stack.pop()
+        count += 1
+        if count > MAX_CONFIG_VALUES or depth > MAX_CONFIG_DEPTH:
+            raise InvalidConfig(
+                f"{where}: more than {MAX_CONFIG_VALUES} values or {MAX_CONFIG_DEPTH} levels (at '{key}'): "
+                "a mistake or a YAML alias bomb; refused before validating it"
+            )
+        if isinstance(value, float) and not math.isfinite(value):
+            raise InvalidConfig(f"{where}: {key}: {value} is not a finite number")
+        items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+        stack.extend((f"{key}.{k}" if key else str(k), v, depth + 1) for k, v in items)
+    return config
+
+
+def check_integers(config, schema):
+    """Every value that the schema (the path of its YAML file) types ``integer`` must be an int:
+    JSON schema takes 1.0 for an integer, which fails later far from its key. Run after the
+    schema's own validation, which has filled in the defaults."""
+    import jsonschema
+
+    schema = yaml.safe_load(Path(schema).read_text(encoding="utf-8"))
+
+    def is_integer(checker, value):
+        return isinstance(value, int) and not isinstance(value, bool)
+
+    checker = jsonschema.Draft202012Validator.TYPE_CHECKER.redefine("integer", is_integer)
+    validator = jsonschema.validators.extend(jsonschema.Draft202012Validator, type_checker=checker)(schema)
+    for error in validator.iter_errors(config):
+        key = ".".join(map(str, error.absolute_path))
+        if error.validator == "type" and isinstance(error.instance, float):
+            raise InvalidConfig(f"{key}: {error.instance} is not an integer")
+        raise InvalidConfig(f"{key}: {error.message}")
+    return config
 
 
 def check_config(config):
@@ -24,6 +131,9 @@ def check_config(config):
         for key in ("shards", "events_per_shard"):
             if key not in sample:
                 raise InvalidConfig(f"samples.{name}.{key}: required for a generated sample")
+            limit = config.get("limits", {}).get(key)  # the schema's default unless raised
+            if limit is not None and sample[key] > limit:
+                raise InvalidConfig(f"samples.{name}.{key}: {sample[key]} is above limits.{key} ({limit}); for a production this large, raise limits.{key} in the config")
         if sample["process"] not in processes:
             raise InvalidConfig(
                 f"samples.{name}.process: unknown process '{sample['process']}' (defined: {', '.join(sorted(processes))})"
@@ -102,7 +212,10 @@ def tagger_models(models):
         lambdas = hyper.pop("lambdas")
         options = {key: hyper.pop(key) for key in list(hyper) if key not in ("hidden", "train", "ensemble")}
         for lam in lambdas:
-            expanded[f"{kind}_lambda_{lam:g}"] = (kind, {**hyper, "decorrelation": {"method": kind, "lam": lam, **options}})
+            name = f"{kind}_lambda_{lam:g}"
+            if name in expanded:
+                raise InvalidConfig(f"taggers.models.{kind}.lambdas: {expanded[name][1]['decorrelation']['lam']} and {lam} are both named {name}; give lambdas that differ in 6 significant digits")
+            expanded[name] = (kind, {**hyper, "decorrelation": {"method": kind, "lam": lam, **options}})
     return expanded
 
 

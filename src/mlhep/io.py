@@ -5,10 +5,13 @@ import contextlib
 import glob
 import hashlib
 import json
+import math
 import os
 from pathlib import Path
 
-__all__ = ["atomic_path", "file_sha256", "json_sha256", "write_json"]
+from mlhep.errors import MlhepError
+
+__all__ = ["atomic_path", "defined", "file_sha256", "json_sha256", "write_json"]
 
 
 @contextlib.contextmanager
@@ -16,24 +19,44 @@ def atomic_path(path):
     """Yield a temporary path next to ``path``; rename it to ``path`` only if the block succeeds.
 
     A failure or a killed process leaves no file under the final name, so a rerun
-    never mistakes a half-written file for a finished one.
+    never mistakes a half-written file for a finished one. An OSError of the writing (no space
+    left on device, a file-size or disk quota, a read-only directory) becomes an MlhepError
+    naming ``path``; one about another file (an input read in the block) passes unchanged.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    for stale in path.parent.glob(f".{glob.escape(path.name)}.tmp*"):  # left by a killed writer
-        stale.unlink(missing_ok=True)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        for stale in path.parent.glob(f".{glob.escape(path.name)}.tmp*"):  # left by a killed writer
+            stale.unlink(missing_ok=True)
         yield tmp
         os.replace(tmp, path)
+    except OSError as err:
+        name = None if err.filename is None else os.fspath(err.filename)
+        if name is not None and name != str(path.parent) and not name.startswith((str(tmp), str(path))):
+            raise  # about another file: an input read in the block
+        raise MlhepError(f"could not write {path}: {err.strerror or err}") from err
     finally:
         tmp.unlink(missing_ok=True)
 
 
 def write_json(obj, path):
-    """Write ``obj`` as indented JSON, atomically."""
+    """Write ``obj`` as indented, strict JSON (no NaN or Infinity: write null and a reason
+    instead, see ``defined``), atomically."""
+    text = json.dumps(obj, indent=2, allow_nan=False) + "\n"  # raises before anything is written
     with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(obj, indent=2) + "\n")
+        tmp.write_text(text)
+
+
+def defined(values, reasons):
+    """``values`` (a dict) with every NaN or infinite number replaced by None (JSON null) and a
+    key ``{name}_reason`` beside it, from ``reasons`` {name: why the number is undefined}."""
+    out = dict(values)
+    for name, value in values.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            out[name] = None
+            out[f"{name}_reason"] = reasons[name]
+    return out
 
 
 def file_sha256(path):

@@ -1,5 +1,6 @@
 """The run manifest: what produced the results (package versions, git commit, config and its
-seeds) and the sha256 of every final output, so that two runs can be compared file by file."""
+seeds) and the sha256 of every final output, so that two runs can be compared file by file and
+a run's files on disk checked against what it wrote."""
 
 import hashlib
 import importlib.metadata
@@ -16,7 +17,7 @@ import uproot
 
 from mlhep.io import file_sha256, json_sha256, write_json
 
-__all__ = ["NOT_BIT_IDENTICAL", "compare_manifests", "config_seeds", "content_sha256", "output_hashes", "write_manifest"]
+__all__ = ["NOT_BIT_IDENTICAL", "compare_manifests", "config_seeds", "content_sha256", "output_hashes", "verify_manifest", "write_manifest"]
 
 # outputs whose bytes differ between identical runs, by file suffix, with the reason; where a
 # content_sha256 can leave the varying part out, that one must agree
@@ -164,15 +165,37 @@ def compare_manifests(first, second):
     return differences
 
 
+def verify_manifest(manifest):
+    """The outputs of ``manifest`` that are missing on disk or changed since it was written:
+    {file: "missing" or why it differs}, judged as ``compare_manifests`` does. Paths are those
+    of the manifest, relative to the working directory of the run."""
+    on_disk = output_hashes([name for name in manifest["outputs"] if Path(name).is_file()])
+    differences = compare_manifests(manifest, {"outputs": on_disk})
+    return {name: "missing" if name not in on_disk else reason for name, reason in differences.items()}
+
+
 def main(argv=None):
-    """``python -m mlhep.manifest FIRST SECOND``: list the outputs on which two runs differ."""
+    """``python -m mlhep.manifest FIRST SECOND``: list the outputs on which two runs differ;
+    ``python -m mlhep.manifest --verify results/manifest.json``: list the outputs of a run that
+    are missing on disk or changed since. Exit code 1 when any."""
     import argparse
 
     parser = argparse.ArgumentParser(description=main.__doc__)
-    parser.add_argument("first", type=Path, help="results/manifest.json of one run")
-    parser.add_argument("second", type=Path, help="results/manifest.json of the other")
+    parser.add_argument("manifests", type=Path, nargs="*", metavar="MANIFEST", help="results/manifest.json of the two runs")
+    parser.add_argument("--verify", type=Path, metavar="MANIFEST", help="re-hash the outputs of this run on disk, from its working directory")
     args = parser.parse_args(argv)
-    first, second = (json.loads(path.read_text()) for path in (args.first, args.second))
+    if args.verify:
+        if args.manifests:
+            parser.error("--verify takes one manifest and no other")
+        manifest = json.loads(args.verify.read_text())
+        differences = verify_manifest(manifest)
+        for name, reason in differences.items():
+            print(f"{name}: {reason}")
+        print(f"{len(manifest['outputs'])} outputs, {len(differences)} missing or changed")
+        return 1 if differences else 0
+    if len(args.manifests) != 2:
+        parser.error("give two manifests to compare, or --verify MANIFEST")
+    first, second = (json.loads(path.read_text()) for path in args.manifests)
     if first["config_sha256"] != second["config_sha256"]:
         print("the two runs used different configurations")
     differences = compare_manifests(first, second)

@@ -1,10 +1,16 @@
+import os
 import re
 
 from snakemake.utils import validate
 
-from mlhep.config import anomaly_run_names, check_config, tagger_models
+from mlhep.config import anomaly_run_names, check_config, check_config_files, check_config_values, check_integers, tagger_models
 
+# the config files as written (duplicate keys, YTE templates), the merged config's size and
+# numbers (alias bombs, NaN), the schema, integers that are integers, references between sections
+check_config_files(workflow.configfiles, allow_yte=os.environ.get("MLHEP_ALLOW_YTE") == "1")
+check_config_values(config)
 validate(config, schema="../schemas/config.schema.yaml")
+check_integers(config, f"{workflow.basedir}/workflow/schemas/config.schema.yaml")
 check_config(config)
 
 SAMPLES = config["samples"]
@@ -82,3 +88,27 @@ def anomaly_runs(wildcards=None):
 
 def final_outputs():
     return expand("results/tables/{table}.html", table=METRICS)
+
+
+def manifest_inputs(wildcards=None):
+    """Every final output of the analysis: what each stage writes under results/."""
+    outputs = [*final_outputs(), *expand(rules.process.output, sample=SAMPLES), *rules.cutflow_table.output]
+    outputs += [*expand(rules.train_tagger.output, model=TAGGERS), *rules.summarize_taggers.output]
+    outputs += expand(rules.fit_search.output, analysis=FITS)
+    if GENERATED:
+        outputs += rules.validate_generation.output
+    if UNFOLDING:
+        outputs += rules.unfold.output
+    if NSBI:
+        outputs += rules.nsbi.output
+    if ANOMALY:
+        runs = anomaly_runs() + anomaly_windows()
+        outputs += [*runs, *(run.replace(".json", ".parquet") for run in runs), *rules.anomaly_summary.output]
+    return list(dict.fromkeys(outputs))
+
+
+def all_outputs(wildcards=None):
+    """Every output of the DAG, each an input of the default target, all: Snakemake rebuilds a
+    missing file only when a job that needs it has to run, so a missing intermediate (a killed
+    job's) would otherwise stay missing behind an up-to-date manifest."""
+    return [*all_shard_files(), *manifest_inputs(), *rules.manifest.output]

@@ -9,7 +9,7 @@ from mlhep.errors import InvalidInput
 from mlhep.ml.decorrelation import weighted_bce
 from mlhep.ml.networks import MLP
 from mlhep.ml.ratio import balanced_weights, check_features
-from mlhep.ml.training import TrainConfig, fit
+from mlhep.ml.training import TrainConfig, fit, seed_everything
 
 __all__ = ["best_epochs_scores"]
 
@@ -54,7 +54,7 @@ def best_epochs_scores(train, validation, evaluate, hidden=(64, 64, 64), config=
         if len(best) > keep:
             heapq.heappop(best)
 
-    torch.manual_seed(config.seed)
+    seed_everything(config.seed)
     module = MLP(X_train.shape[1], tuple(hidden))
     run_all = TrainConfig(**{**config.__dict__, "early_stopping": False})
     fit(module, _loss, tensors(X_train, y_train), tensors(X_val, y_val), run_all, progress=False, on_epoch=remember)

@@ -8,11 +8,13 @@ import numpy as np
 import torch
 import zuko
 
+from mlhep import seeds
 from mlhep.anomaly.preprocessing import LogitScaler
 from mlhep.errors import InvalidConfig, InvalidInput, MlhepError
 from mlhep.io import atomic_path, write_json
+from mlhep.ml.decorrelation import weighted_mean
 from mlhep.ml.ratio import check_features, check_weights
-from mlhep.ml.training import TrainConfig, fit
+from mlhep.ml.training import TrainConfig, fit, seed_everything
 
 __all__ = ["ConditionalFlow", "nll_loss"]
 
@@ -21,7 +23,7 @@ BATCH = 65536  # events per forward pass outside training
 
 def nll_loss(module, x, condition, weight):
     """Weighted mean negative log-likelihood of a batch; the loss of the shared training loop."""
-    return -(weight * module(condition).log_prob(x)).sum() / weight.sum()
+    return -weighted_mean(module(condition).log_prob(x), weight)
 
 
 @dataclass
@@ -81,13 +83,13 @@ class ConditionalFlow:
         self.condition_mean = float(np.average(c, weights=w))
         std = float(np.sqrt(np.average((c - self.condition_mean) ** 2, weights=w)))
         self.condition_std = std if std > 0 else 1.0
-        held_out = np.random.default_rng(self.train.seed).random(len(X)) < validation_fraction
+        held_out = seeds.generator("holdout", self.train.seed).random(len(X)) < validation_fraction
         if held_out.all() or not held_out.any():
             raise InvalidInput(f"{len(X)} events: too few to hold out a validation fraction of {validation_fraction}")
         tensors = (self._tensor(self.scaler.transform(X)), self._context(c), self._tensor(w / w.mean()))
         train = tuple(t[torch.from_numpy(~held_out)] for t in tensors)
         validation = tuple(t[torch.from_numpy(held_out)] for t in tensors)
-        torch.manual_seed(self.train.seed)  # the initial weights
+        seed_everything(self.train.seed)  # the initial weights
         self.module = self._build(X.shape[1])
         self.history = fit(self.module, nll_loss, train, validation, self.train, progress=progress)
         self.module.cpu().eval()
@@ -144,7 +146,7 @@ class ConditionalFlow:
         flow.condition_mean, flow.condition_std = saved["condition"]
         flow.history = saved["history"]
         flow.module = flow._build(saved["features"])
-        flow.module.load_state_dict(torch.load(folder / "flow.pt", weights_only=True))
+        flow.module.load_state_dict(torch.load(folder / "flow.pt", weights_only=True, map_location="cpu"))
         flow.module.eval()
         return flow
 

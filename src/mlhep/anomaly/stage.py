@@ -10,19 +10,22 @@ the resonant variable, a signal region (SR) and the sidebands (SB) of a window a
 import time
 from pathlib import Path
 
+import awkward as ak
 import numpy as np
 import pandas as pd
 from scipy.stats import gaussian_kde
 
+from mlhep import seeds
 from mlhep.anomaly.bumphunt import closure_chi2, excess_significance, mjj_edges, sideband_estimate
 from mlhep.anomaly.classifier import best_epochs_scores
 from mlhep.anomaly.flow import ConditionalFlow
-from mlhep.anomaly.metrics import rejection_at, sic_curve
+from mlhep.anomaly.metrics import sic_curve
+from mlhep.columns import read_columns
 from mlhep.config import injection_key
-from mlhep.errors import BadInputFile, EmptySelection, require_finite
+from mlhep.errors import EmptySelection, require_finite
 from mlhep.io import atomic_path, write_json
 from mlhep.ml.data import split
-from mlhep.ml.metrics import roc_auc
+from mlhep.ml.metrics import rejection, roc_auc
 from mlhep.ml.training import TrainConfig
 
 __all__ = ["METHODS", "run_bump_hunt", "summarize"]
@@ -33,12 +36,10 @@ EPS_S_GRID = np.linspace(0.02, 1.0, 50)
 
 def _load(path, features, window):
     """(features, mjj) of the events of ``path`` inside the mjj window."""
-    try:
-        columns = pd.read_parquet(path, columns=["mjj", *features])
-    except (KeyError, ValueError) as error:  # pyarrow names the missing column
-        raise BadInputFile(f"{path}: cannot read the columns mjj, {', '.join(features)}: {error}") from error
-    inside = ((columns.mjj >= window[0]) & (columns.mjj < window[1])).to_numpy()
-    X, mjj = columns[list(features)].to_numpy(np.float64)[inside], columns.mjj.to_numpy(np.float64)[inside]
+    columns = read_columns(path, ["mjj", *features])
+    mjj = ak.to_numpy(columns.mjj).astype(np.float64)
+    inside = (mjj >= window[0]) & (mjj < window[1])
+    X, mjj = np.column_stack([ak.to_numpy(columns[name]) for name in features]).astype(np.float64)[inside], mjj[inside]
     require_finite(np.column_stack([mjj, X]), ["mjj", *features], f"{path} (mjj window)")
     if len(X) < 10:
         raise EmptySelection(f"{path}: {len(X)} events in the mjj window {window[0]:g}-{window[1]:g} GeV")
@@ -74,7 +75,7 @@ def _out_of_fold(positive, negative, evaluate, folds, settings, seed):
             X = np.concatenate([positive[0][keep(positive[1])], negative[0][keep(negative[1])]])
             y = np.concatenate([np.ones(keep(positive[1]).sum()), np.zeros(keep(negative[1]).sum())])
             parts[name] = (X, y)
-        config = TrainConfig(**{**classifier["train"], "seed": _seed(seed, f)})
+        config = TrainConfig(**{**classifier["train"], "seed": seeds.integer("training", seed, "fold", f)})
         out = best_epochs_scores(parts["train"], parts["validation"], [X[fold == f] for X, fold in evaluate], classifier["hidden"], config, classifier["keep_epochs"])
         for score, (_, fold), values in zip(scores, evaluate, out):
             score[fold == f] = values
@@ -85,11 +86,6 @@ def _finite(value):
     """``value`` as a float, or None (JSON null) when it is infinite or NaN: no background passing
     (the rejection exceeds the sample), no cut (threshold -inf), beyond the SIC floor."""
     return float(value) if value is not None and np.isfinite(value) else None
-
-
-def _seed(*keys):
-    """An integer seed derived from ``keys`` (runs, methods and folds get unrelated streams)."""
-    return int(np.random.SeedSequence(keys).generate_state(1)[0])
 
 
 def _histogram(values, edges):
@@ -166,11 +162,11 @@ def run_bump_hunt(settings, signal_path, background_path, s_over_sqrtb, seed, gl
     when given, is the SR of the search instead (a sliding window over the same data)."""
     features, window, region = settings["features"], settings["window"], settings["signal_region"]
     folds = settings["folds"]
-    rng = np.random.default_rng([seed, 0])
+    rng = seeds.generator("injection", seed)
 
     # the background: "data" and the idealized detector's reference, a split fixed by the config seed
     background_X, background_mjj = _load(background_path, features, window)
-    is_data, is_reference, _ = split(np.arange(len(background_X)), global_seed, (1 - settings["reference_fraction"], settings["reference_fraction"]))
+    is_data, is_reference = split(np.arange(len(background_X)), global_seed, (1 - settings["reference_fraction"], settings["reference_fraction"]), stream="reference")
     sr_background = int(_in_region(background_mjj[is_data], region).sum())
     if sr_background < folds * 10:
         raise EmptySelection(f"{background_path}: {sr_background} background events in the signal region {region}, too few for {folds} folds")
@@ -207,12 +203,12 @@ def run_bump_hunt(settings, signal_path, background_path, s_over_sqrtb, seed, gl
     timings = {}
     start = time.perf_counter()
     flow_settings = dict(settings["flow"])
-    flow = ConditionalFlow(**{**flow_settings, "train": TrainConfig(**{**flow_settings.pop("train"), "seed": _seed(seed, 2)})})
+    flow = ConditionalFlow(**{**flow_settings, "train": TrainConfig(**{**flow_settings.pop("train"), "seed": seeds.integer("training", seed, "flow")})})
     flow.fit(data["X"][sb], data["mjj"][sb])
     timings["flow_training"] = time.perf_counter() - start
     start = time.perf_counter()
-    samples_mjj = _kde_masses(data["mjj"][sr], region, settings["oversample"] * int(sr.sum()), rng)
-    samples = {"X": flow.sample(samples_mjj, seed=_seed(seed, 3)), "mjj": samples_mjj}
+    samples_mjj = _kde_masses(data["mjj"][sr], region, settings["oversample"] * int(sr.sum()), seeds.generator("sampling", seed, "kde"))
+    samples = {"X": flow.sample(samples_mjj, seed=seeds.integer("sampling", seed, "flow", "signal_region")), "mjj": samples_mjj}
     fold["samples"] = rng.integers(folds, size=len(samples_mjj))
     timings["flow_sampling"] = time.perf_counter() - start
 
@@ -229,10 +225,10 @@ def run_bump_hunt(settings, signal_path, background_path, s_over_sqrtb, seed, gl
     eps_b_floor = settings["min_background_events"] / sr_background
     edges = mjj_edges(window, region, settings["sr_bins"])
     results, scores = {}, {}
-    for index, method in enumerate(METHODS):
+    for method in METHODS:
         start = time.perf_counter()
         with_samples = [(samples["X"], fold["samples"])] if method == "cathode" else []
-        on_data, on_test, *on_samples = _out_of_fold(*training[method], evaluate + with_samples, folds, settings, _seed(seed, 1, index))
+        on_data, on_test, *on_samples = _out_of_fold(*training[method], evaluate + with_samples, folds, settings, seeds.integer("training", seed, method))
         timings[method] = time.perf_counter() - start
         scores[method] = on_data
         sr_scores = np.concatenate([on_data[sr], on_test])
@@ -242,13 +238,13 @@ def run_bump_hunt(settings, signal_path, background_path, s_over_sqrtb, seed, gl
         results[method] = {
             "max_sic": float(sic.max()) if len(sic) else None,
             "auc": roc_auc(labels, sr_scores),
-            "rej_at_eff02": _finite(rejection_at(labels, sr_scores, 0.2)),
+            "rej_at_eff02": _finite(rejection(labels, sr_scores, 0.2)),
             "sic": [_finite(v) for v in np.interp(EPS_S_GRID, eps_s, sic, left=np.nan, right=np.nan)] if len(sic) else [],
             "bump_hunt": _bump_hunt(settings, region, data, on_data, edges, (samples, on_samples[0]) if on_samples else None),
         }
 
     background_sr = data["X"][sr & ~data["signal"]]
-    sb_check = flow.sample(data["mjj"][sb], seed=_seed(seed, 4))
+    sb_check = flow.sample(data["mjj"][sb], seed=seeds.integer("sampling", seed, "flow", "sidebands"))
     run = {
         "injection": injection_key(s_over_sqrtb),
         "seed": seed,

@@ -1,4 +1,4 @@
-"""python -m mlhep.bench {generate,process,taggers,unfolding,anomaly} [--events N] [--config FILE ...] [--files ROOT ...]
+"""python -m mlhep.bench {generate,process,taggers,unfolding,anomaly,oracles,training,mutation} [--events N] [--config FILE ...] [--files ROOT ...]
 
 generate: generation speed per sample against bare Pythia8 (N kept events per sample; --samples
 to pick some).
@@ -7,9 +7,22 @@ on N freshly generated qcd_dijet events.
 taggers: the mass-decorrelation trade-off of a finished run (results/taggers/summary.json,
 for example after `make run`): the best 1/JSD at R50 >= 0.3x the plain MLP's.
 unfolding: OmniFold against IBU and the prior in a finished run (results/unfolding/metrics.json);
-with --seeds S ..., the nominal OmniFold redone with each seed on the run's columns.
+with --seeds S ..., the nominal OmniFold redone with each seed on the run's columns. With
+--variations (and --config config/config.yaml config/benchmark.yaml): every pseudo-data sample of
+unfolding.variations unfolded once per --seeds seed, from their processed columns (--columns),
+judged in the full phase space; --which held_out or tuning for one group, --tf-python the
+interpreter of an environment with the TF `omnifold` package to run it beside (first seed);
+writes results/benchmarks/unfolding_variations[_LABEL].json (--label).
 anomaly: the bump hunt's targets in a finished run (results/anomaly/summary.json, after
 `snakemake -c2 results/anomaly/summary.json --configfile config/benchmark.yaml`).
+oracles: every headline number of a finished run against an independent reference (scikit-learn,
+pyhf, cabinetry, dcor, closed forms, exact toys); --results and --config name the run (the
+default run: results/ and config/config.yaml).
+training: training and inference time of the torch taggers (--models) on --device (cpu or
+cuda), from the columns of a run (--results); writes results/benchmarks/training_DEVICE.json.
+mutation: mutmut on each module of the numeric core against its own fast tests (--modules to pick
+some, --max-children workers); the accepted equivalent mutants are read from
+tests/mutation_equivalents.yaml (needs the mutation extra: pip install -e '.[mutation]').
 Results go to results/benchmarks/NAME.json.
 """
 
@@ -51,18 +64,37 @@ def _generated_qcd(config, events, folder=Path("data/bench")):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m mlhep.bench", description=__doc__)
-    parser.add_argument("name", choices=["generate", "process", "taggers", "unfolding", "anomaly"])
+    parser.add_argument("name", choices=["generate", "process", "taggers", "unfolding", "anomaly", "oracles", "training", "mutation"])
+    parser.add_argument("--models", nargs="+", default=["mlp", "pfn", "disco_lambda_15", "adversarial_lambda_30", "mode_lambda_0.5"], help="training: the taggers to time")
+    parser.add_argument("--device", default="cpu", help="training: cpu or cuda")
+    parser.add_argument("--results", default="results", help="oracles: the results folder of the run to check")
+    parser.add_argument("--omnifold-events", type=int, default=100_000, help="oracles: events of the OmniFold Gaussian toy")
     parser.add_argument("--files", nargs="*", help="ROOT files for the process benchmark")
     parser.add_argument("--config", nargs="+", default=["config/config.yaml"])
     parser.add_argument("--events", type=int, default=500, help="kept events per sample")
     parser.add_argument("--seeds", type=int, nargs="*", default=[], help="unfolding: OmniFold seeds to redo the nominal run with")
     parser.add_argument("--samples", nargs="*", help="generate: only these samples (default: every sample of the config)")
+    parser.add_argument("--variations", action="store_true", help="unfolding: OmniFold on every pseudo-data of unfolding.variations")
+    parser.add_argument("--which", choices=["all", "held_out", "tuning"], default="all", help="unfolding --variations: which variations")
+    parser.add_argument("--tf-python", help="unfolding --variations: python of an environment with the TF omnifold package")
+    parser.add_argument("--columns", default="results/columns", help="unfolding --variations: folder of the processed columns")
+    parser.add_argument("--label", help="unfolding --variations: suffix of the output file")
+    parser.add_argument("--modules", nargs="*", help="mutation: only these modules, as src/mlhep/... paths (default: all)")
+    parser.add_argument("--max-children", type=int, default=2, help="mutation: mutants tested at once")
     args = parser.parse_args(argv)
     config = _load_config(args.config, args.events)
     if args.name == "taggers":
         from mlhep.bench.taggers import bench_taggers
 
         result = bench_taggers("results/taggers/summary.json")
+    elif args.name == "unfolding" and args.variations:
+        from snakemake.utils import validate
+
+        from mlhep.bench.unfolding import bench_variations
+
+        validate(config, "workflow/schemas/config.schema.yaml")  # fills the defaults
+        result = bench_variations(config, args.seeds or [config["seed"]], args.columns, args.which, args.tf_python)
+        args.name = "unfolding_variations" + (f"_{args.label}" if args.label else "")
     elif args.name == "unfolding":
         from mlhep.bench.unfolding import bench_unfolding
 
@@ -76,6 +108,23 @@ def main(argv=None):
             settings = config["unfolding"]
             columns = [f"results/columns/{settings[key]}.parquet" for key in ("simulation", "data")]
             result["seed_spread"] = seed_spread(settings, *columns, args.seeds)
+    elif args.name == "oracles":
+        from snakemake.utils import validate
+
+        from mlhep.bench.oracles import run_oracles
+
+        validate(config, "workflow/schemas/config.schema.yaml")  # fills the defaults
+        result = run_oracles(args.results, config, args.omnifold_events)
+    elif args.name == "training":
+        from mlhep.bench.training import bench_training
+
+        columns = [f"{args.results}/columns/{config['taggers'][key]}.parquet" for key in ("signal", "background")]
+        result = bench_training(config, *columns, args.models, args.device)
+        args.name = f"training_{args.device.split(':')[0]}"
+    elif args.name == "mutation":
+        from mlhep.bench.mutation import bench_mutation
+
+        result = bench_mutation(args.modules, args.max_children, previous=_OUT / "mutation.json" if args.modules else None)
     elif args.name == "anomaly":
         from mlhep.bench.anomaly import bench_anomaly
 

@@ -14,7 +14,8 @@ def bench_taggers(summary_path, min_r50_fraction=0.3):
     """
     summary = json.loads(Path(summary_path).read_text())
     plain = summary["mlp"]
-    kept = {name: m for name, m in summary.items() if "_lambda_" in name and m["r50"] >= min_r50_fraction * plain["r50"]}
+    defined = {name: m for name, m in summary.items() if m["r50"] is not None and m["inv_jsd"] is not None}
+    kept = {name: m for name, m in defined.items() if "_lambda_" in name and m["r50"] >= min_r50_fraction * plain["r50"]}
     result = {"summary": str(summary_path), "mlp": plain, "min_r50_fraction": min_r50_fraction, "models": summary}
     if not kept:
         return {**result, "best": None, "inv_jsd_ratio": None, "target_met": False}

@@ -1,11 +1,10 @@
 """Pythia8 set-up: seeded, quiet generators from config settings, and particles from batches."""
 
-import hashlib
-
 import awkward as ak
 import numpy as np
 import pythia8mc
 
+from mlhep import seeds
 from mlhep.errors import InvalidConfig
 
 __all__ = ["final_state", "hard_process", "make_pythia", "shard_seed"]
@@ -15,9 +14,8 @@ _MAX_PYTHIA_SEED = 900_000_000
 
 
 def shard_seed(global_seed, sample, shard):
-    """Seed of one shard, a pure function of (global seed, sample, shard) in Pythia's range."""
-    digest = hashlib.sha256(f"{global_seed}/{sample}/{shard}".encode()).digest()
-    return 1 + int.from_bytes(digest[:8], "little") % _MAX_PYTHIA_SEED
+    """Seed of one shard from the "generate" stream of (global seed, sample, shard), in Pythia's range."""
+    return 1 + seeds.integer("generate", global_seed, sample, shard) % _MAX_PYTHIA_SEED
 
 
 def make_pythia(settings, seed):

@@ -24,7 +24,13 @@ _LEPTON_MIN_PT = 5.0
 
 @dataclass(frozen=True)
 class SampleSpec:
-    """Everything needed to generate a sample, resolved from the config."""
+    """Everything needed to generate a sample, resolved from the config.
+
+    ``channel`` is the processing channel the sample is made for; it says which jets carry
+    their constituents (PFCands, GenCands): the fat jets for "dijet" (``FatJetPFCands``,
+    ``GenFatJetCands``), the AK4 jets for "zjets" (``JetPFCands``, ``GenJetCands``, as in
+    PFNano; ``Jet`` and ``GenJet`` then also carry N-subjettiness and soft drop).
+    """
 
     name: str
     settings: list
@@ -34,6 +40,7 @@ class SampleSpec:
     events_per_shard: int
     batch_size: int
     global_seed: int
+    channel: str = "dijet"
 
     @classmethod
     def from_config(cls, config, name):
@@ -52,6 +59,7 @@ class SampleSpec:
             events_per_shard=sample["events_per_shard"],
             batch_size=config["generation"]["batch_size"],
             global_seed=config["seed"],
+            channel=sample["channel"],
         )
 
 
@@ -166,34 +174,41 @@ def build_events(particles, spec, detector, rng):
             x[mask] for x in (kept, visible, gen_jet_inputs, pf_cands, muons, fat_jets, fat_index)
         )
 
+    ak4 = spec.channel == "zjets"  # the AK4 jets carry the constituents (else the fat jets)
     gen_fat_jets, gen_fat_index = cluster(gen_jet_inputs, jets_cfg["fatjet_radius"], jets_cfg["fatjet_min_pt"])
-    jets, jet_index = cluster(pf_cands, jets_cfg["jet_radius"], jets_cfg["jet_min_pt"], sort_constituents=False)
-    gen_jets, _ = cluster(gen_jet_inputs, jets_cfg["jet_radius"], jets_cfg["jet_min_pt"], sort_constituents=False)
+    jets, jet_index = cluster(pf_cands, jets_cfg["jet_radius"], jets_cfg["jet_min_pt"], sort_constituents=ak4)
+    gen_jets, gen_jet_index = cluster(gen_jet_inputs, jets_cfg["jet_radius"], jets_cfg["jet_min_pt"], sort_constituents=ak4)
 
-    fat_record, fat_cands, fat_links = _fat_jet_collections(fat_jets, fat_index, pf_cands, jets_cfg)
-    gen_fat_record, gen_cands, gen_links = _fat_jet_collections(gen_fat_jets, gen_fat_index, gen_jet_inputs, jets_cfg)
+    fat_record, fat_cands, fat_links = _jet_collections(fat_jets, fat_index, pf_cands, jets_cfg["fatjet_radius"], jets_cfg)
+    gen_fat_record, gen_fat_cands, gen_fat_links = _jet_collections(gen_fat_jets, gen_fat_index, gen_jet_inputs, jets_cfg["fatjet_radius"], jets_cfg)
     fat_record["genJetAK8Idx"] = match(fat_jets, gen_fat_jets, jets_cfg["fatjet_radius"] / 2)
-    gen_links = ak.zip({"jetIdx": gen_links.jetIdx, "pFCandsIdx": gen_links.pFCandsIdx})
 
-    jet_record = _kinematics(jets)
-    jet_record["nConstituents"] = ak.values_astype(ak.num(jet_index, axis=2), np.int32)
+    if ak4:
+        jet_record, cands, links = _jet_collections(jets, jet_index, pf_cands, jets_cfg["jet_radius"], jets_cfg)
+        gen_jet_record, gen_cands, gen_links = _jet_collections(gen_jets, gen_jet_index, gen_jet_inputs, jets_cfg["jet_radius"], jets_cfg)
+    else:
+        jet_record, gen_jet_record = _kinematics(jets), _kinematics(gen_jets)
+        jet_record["nConstituents"] = ak.values_astype(ak.num(jet_index, axis=2), np.int32)
+        cands, links, gen_cands, gen_links = fat_cands, fat_links, gen_fat_cands, gen_fat_links
     jet_record["genJetIdx"] = match(jets, gen_jets, jets_cfg["jet_radius"] / 2)
+    gen_links = ak.zip({"jetIdx": gen_links.jetIdx, "pFCandsIdx": gen_links.pFCandsIdx})
     muons = muons[ak.argsort(momenta(muons).pt, axis=1, ascending=False)]
     muon_record = _kinematics(momenta(muons))
     muon_record.update(charge=ak.values_astype(muons.charge, np.int32), pdgId=ak.values_astype(muons.pdgId, np.int32))
 
+    links_of = ("JetPFCands", "GenJetCands") if ak4 else ("FatJetPFCands", "GenFatJetCands")
     events = {
         "genWeight": np.ones(len(kept), np.float32),
         "Jet": ak.zip(jet_record),
-        "GenJet": ak.zip(_kinematics(gen_jets)),
+        "GenJet": ak.zip(gen_jet_record),
         "FatJet": ak.zip(fat_record),
         "GenJetAK8": ak.zip(gen_fat_record),
         "Muon": ak.zip(muon_record),
         "GenDressedLepton": ak.zip(_dressed_leptons(visible)),
-        "PFCands": ak.zip(fat_cands),
-        "FatJetPFCands": fat_links,
+        "PFCands": ak.zip(cands),
+        links_of[0]: links,
         "GenCands": ak.zip(gen_cands),
-        "GenFatJetCands": gen_links,
+        links_of[1]: gen_links,
     }
     for name, objects in (("MET", [momenta(pf_cands), momenta(muons)]), ("GenMET", [momenta(visible)])):
         px = sum(ak.to_numpy(ak.sum(o.px, axis=1)) for o in objects)
@@ -203,14 +218,16 @@ def build_events(particles, spec, detector, rng):
     return kept, events
 
 
-def _fat_jet_collections(jets, index, particles, jets_cfg):
-    """Jet record with substructure, its stored constituents and the jet-constituent links."""
+def _jet_collections(jets, index, particles, radius, jets_cfg):
+    """Jet record with substructure (R0 = ``radius``), its stored constituents (hardest
+    first, at most ``max_constituents``, counted by ``nConstituents``) and the
+    jet-constituent links."""
     index = index[:, :, : jets_cfg["max_constituents"]]
     constituents = gather(particles, index)
     n_per_event = ak.num(jets)
     values = substructure(
         momenta(ak.flatten(constituents, axis=1)),
-        jets_cfg["fatjet_radius"],
+        radius,
         axes=jets_cfg["nsubjettiness_axes"],
         zcut=jets_cfg["softdrop"]["zcut"],
         beta=jets_cfg["softdrop"]["beta"],

@@ -2,10 +2,10 @@
 
 import awkward as ak
 import numpy as np
-from scipy.special import ndtr
 
-from mlhep.errors import EmptySelection, MissingBranch, require_finite
-from mlhep.process.systematics import per_jet_normal
+from mlhep import seeds
+from mlhep.columns import read_columns
+from mlhep.errors import MissingBranch, require_finite
 
 __all__ = ["JET_FEATURES", "jet_column", "jet_table", "padded_constituents", "split"]
 
@@ -22,9 +22,10 @@ def jet_table(columns_path, label, max_particles=0):
         > 0 also "constituents", (jets, max_particles, 3): momentum fraction z (of the stored
         constituents' pt sum), delta eta and delta phi of the hardest constituents, zero-padded.
     """
-    columns = ak.from_parquet(columns_path)
-    if len(columns) == 0:
-        raise EmptySelection(f"{columns_path}: no selected events to train on")
+    names = ["event", *(jet_column(name, jet) for jet in (1, 2) for name in JET_FEATURES)]
+    if max_particles:
+        names += [f"const_{quantity}_j{jet}" for jet in (1, 2) for quantity in ("pt", "deta", "dphi")]
+    columns = read_columns(columns_path, names)
     rows = {name: [] for name in (*JET_FEATURES, "event")}
     for jet in (1, 2):
         for name in JET_FEATURES:
@@ -56,14 +57,14 @@ def padded_constituents(columns, jet, max_particles, path):
     return np.stack([ak.to_numpy(v).astype(np.float32) for v in padded], axis=-1)
 
 
-def split(event, seed, fractions=(0.6, 0.2, 0.2)):
+def split(event, seed, fractions=(0.6, 0.2, 0.2), stream="split"):
     """Train / validation / test masks from the event number, fixed by the seed.
 
     Both jets of an event land in the same part, and a sample's split does not change when
-    other samples or sizes change.
+    other samples or sizes change. The draw comes from its own random ``stream``, so that the
+    part an event lands in says nothing about any other random number of that event.
     """
-    # the normal CDF of a counter-based normal number: uniform, a pure function of (event, seed)
-    u = ndtr(per_jet_normal(np.asarray(event, np.uint64), np.zeros(len(event), np.uint64), seed))
+    u = seeds.uniform(stream, seed, np.asarray(event, np.uint64))
     edges = np.cumsum(fractions)[:-1]
     part = np.searchsorted(edges, u)
-    return part == 0, part == 1, part == 2
+    return tuple(part == k for k in range(len(fractions)))

@@ -18,7 +18,7 @@ from torch import nn
 
 from mlhep.ml.networks import MLP
 
-__all__ = ["METHODS", "classification_loss", "distance_correlation", "mass_bin_edges", "weighted_bce"]
+__all__ = ["METHODS", "classification_loss", "distance_correlation", "mass_bin_edges", "weighted_bce", "weighted_mean"]
 
 METHODS = ("disco", "adversarial", "mode")
 
@@ -48,10 +48,15 @@ def mass_bin_edges(mass, n_bins):
     return np.quantile(mass, np.linspace(0, 1, n_bins + 1)[1:-1])
 
 
+def weighted_mean(values, weights):
+    """sum(w x) / sum(w), and 0 for a batch whose weights are all zero (bootstrap replicas,
+    events weighted away): it carries no information, and 0 / 0 would poison the gradients."""
+    return (values * weights).sum() / weights.sum().clamp_min(torch.finfo(weights.dtype).tiny)
+
+
 def weighted_bce(logit, labels, weights):
     """Weighted mean binary cross-entropy of logits."""
-    per_jet = nn.functional.binary_cross_entropy_with_logits(logit, labels, reduction="none")
-    return (per_jet * weights).sum() / weights.sum()
+    return weighted_mean(nn.functional.binary_cross_entropy_with_logits(logit, labels, reduction="none"), weights)
 
 
 class _Disco:
@@ -82,7 +87,7 @@ class _Adversary:
 
     def _loss(self, score, target, weights):
         per_jet = nn.functional.cross_entropy(self.net(score[:, None]), target, reduction="none")
-        return (per_jet * weights).sum() / weights.sum()
+        return weighted_mean(per_jet, weights)
 
     def __call__(self, module, inputs, labels, weights, mass):
         logit = module(inputs)

@@ -1,27 +1,69 @@
-"""Classifier metrics: ROC AUC, background rejection at fixed signal efficiency, mass sculpting (1/JSD)."""
+"""Classifier metrics: ROC AUC, background rejection at fixed signal efficiency, mass sculpting (1/JSD).
+
+Tied scores form one threshold everywhere, so no figure depends on the order of the rows.
+"""
 
 import numpy as np
 
-__all__ = ["JSD_MASS_BINS", "inverse_jsd", "rejection", "roc_auc", "roc_curve", "score_threshold"]
+from mlhep.errors import InvalidInput
+
+__all__ = ["JSD_MASS_BINS", "check_scores", "inverse_jsd", "rejection", "roc_auc", "roc_curve", "score_threshold"]
 
 # Fixed binning of the jet-mass JSD: 30 bins of 20 GeV from 0 to 600 GeV, larger masses in the last bin.
 JSD_MASS_BINS = np.linspace(0.0, 600.0, 31)
 
 
-def roc_curve(labels, scores, weights=None):
-    """(background efficiency, signal efficiency) for every threshold, from the highest score down."""
-    labels, scores = np.asarray(labels), np.asarray(scores)
+def check_scores(labels, scores, weights=None):
+    """(labels, scores, weights) as arrays, or InvalidInput: one label (0 or 1), one finite score
+    and one finite non-negative weight per event, and both classes with a positive weight sum."""
+    labels, scores = np.asarray(labels), np.asarray(scores, dtype=np.float64)
+    if labels.ndim != 1 or scores.shape != labels.shape:
+        raise InvalidInput(f"labels {labels.shape} and scores {scores.shape}: expected two (events,) arrays of one length")
+    if not np.all(np.isin(labels, (0, 1))):
+        raise InvalidInput("labels: expected 1 (signal) or 0 (background) only")
+    if not np.all(np.isfinite(scores)):
+        raise InvalidInput(f"scores: {np.sum(~np.isfinite(scores))} NaN or infinite values")
     weights = np.ones(len(scores)) if weights is None else np.asarray(weights, dtype=np.float64)
+    if weights.shape != scores.shape or not np.all(np.isfinite(weights)) or np.any(weights < 0):
+        raise InvalidInput(f"weights: expected {len(scores)} finite non-negative values")
+    for cls, name in ((1, "signal"), (0, "background")):
+        if not weights[labels == cls].sum() > 0:
+            raise InvalidInput(f"labels: no {name} events (or all their weights are zero)")
+    return labels, scores, weights
+
+
+def roc_curve(labels, scores, weights=None):
+    """(background efficiency, signal efficiency) of the cut score >= t for every distinct score t,
+    from the highest down, starting at (0, 0): the points of scikit-learn's roc_curve with
+    ``drop_intermediate=False``."""
+    labels, scores, weights = check_scores(labels, scores, weights)
     order = np.argsort(-scores, kind="stable")
+    ordered = scores[order]
     signal = np.cumsum(np.where(labels[order] == 1, weights[order], 0.0))
     background = np.cumsum(np.where(labels[order] == 0, weights[order], 0.0))
-    return np.concatenate([[0.0], background / background[-1]]), np.concatenate([[0.0], signal / signal[-1]])
+    last_of_tie = np.append(ordered[1:] != ordered[:-1], True)
+    return np.concatenate([[0.0], background[last_of_tie] / background[-1]]), np.concatenate([[0.0], signal[last_of_tie] / signal[-1]])
 
 
 def roc_auc(labels, scores, weights=None):
-    """Area under the ROC curve (1 is perfect, 0.5 is random)."""
+    """Area under the ROC curve (1 is perfect, 0.5 is random); ties count one half."""
     background, signal = roc_curve(labels, scores, weights)
     return float(np.trapezoid(signal, background))
+
+
+def rejection(labels, scores, signal_efficiency=0.5, weights=None):
+    """Background rejection 1/eps_B at ``signal_efficiency`` (R50 at 0.5), eps_B interpolated
+    linearly on the ROC curve between the two thresholds around that efficiency, as is usual
+    (arXiv:1902.09914); within a group of tied scores that is the expected rejection of a cut
+    that keeps a random part of the group. inf when no background passes."""
+    if not 0 < signal_efficiency <= 1:
+        raise InvalidInput(f"signal_efficiency {signal_efficiency}: must lie in (0, 1]")
+    eps_b, eps_s = roc_curve(labels, scores, weights)
+    above = int(np.searchsorted(eps_s, signal_efficiency, side="left"))  # first point reaching it
+    below = above - 1
+    fraction = (signal_efficiency - eps_s[below]) / (eps_s[above] - eps_s[below])
+    passing = eps_b[below] + fraction * (eps_b[above] - eps_b[below])
+    return float(1.0 / passing) if passing > 0 else float("inf")
 
 
 def score_threshold(scores, efficiency, weights=None):
@@ -33,17 +75,6 @@ def score_threshold(scores, efficiency, weights=None):
     return float(scores[order][np.searchsorted(-above, -efficiency)])
 
 
-def rejection(labels, scores, signal_efficiency=0.5, weights=None):
-    """Background rejection 1/eps_B at the cut that keeps ``signal_efficiency`` of the signal (R50)."""
-    labels, scores = np.asarray(labels), np.asarray(scores)
-    weights = np.ones(len(scores)) if weights is None else np.asarray(weights, dtype=np.float64)
-    signal = labels == 1
-    cut = score_threshold(scores[signal], signal_efficiency, weights[signal])
-    background = ~signal
-    passing = np.sum(weights[background][scores[background] > cut]) / np.sum(weights[background])
-    return float(1.0 / passing) if passing > 0 else float("inf")
-
-
 def inverse_jsd(mass, passing, bins=JSD_MASS_BINS, weights=None):
     """1 / Jensen-Shannon divergence (natural log) between the mass distributions of the
     background jets that pass and that fail a cut; large means little sculpting.
@@ -52,13 +83,17 @@ def inverse_jsd(mass, passing, bins=JSD_MASS_BINS, weights=None):
         mass: background jet masses (GeV).
         passing: boolean mask of the jets that pass the tagger cut.
         bins: fixed bin edges (JSD_MASS_BINS by default); overflow goes to the last bin.
+
+    Returns:
+        1/JSD; nan when every jet is on one side of the cut (no two distributions to compare),
+        inf when the two distributions are identical.
     """
     mass = np.clip(np.asarray(mass, dtype=np.float64), bins[0], bins[-1] - 1e-9)
     weights = np.ones(len(mass)) if weights is None else np.asarray(weights, dtype=np.float64)
     p = np.histogram(mass[passing], bins=bins, weights=weights[passing])[0]
     q = np.histogram(mass[~passing], bins=bins, weights=weights[~passing])[0]
     if p.sum() == 0 or q.sum() == 0:
-        return float("nan")  # all jets on one side of the cut: no two distributions to compare
+        return float("nan")
     p, q = p / p.sum(), q / q.sum()
     m = 0.5 * (p + q)
     jsd = 0.5 * (_kl(p, m) + _kl(q, m))

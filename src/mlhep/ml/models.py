@@ -7,12 +7,14 @@ from pathlib import Path
 import numpy as np
 import torch
 import xgboost
+from scipy.special import expit
 from torch import nn
 
-from mlhep.io import atomic_path
+from mlhep import seeds
+from mlhep.io import atomic_path, write_json
 from mlhep.ml.decorrelation import classification_loss
 from mlhep.ml.networks import MLP, ParticleFlowNetwork
-from mlhep.ml.training import TrainConfig, fit, seed_everything
+from mlhep.ml.training import TrainConfig, device, fit, seed_everything
 
 __all__ = ["BDTClassifier", "MLP", "MLPClassifier", "PFNClassifier", "TorchClassifier"]
 
@@ -21,7 +23,8 @@ __all__ = ["BDTClassifier", "MLP", "MLPClassifier", "PFNClassifier", "TorchClass
 class TorchClassifier:
     """A torch network trained by the shared loop on weighted BCE, optionally decorrelated from
     the jet mass (``decorrelation``: see mlhep.ml.decorrelation.classification_loss), as an
-    ensemble of ``ensemble`` networks with seeds seed, seed + 1, ... whose probabilities are averaged.
+    ensemble of ``ensemble`` networks, each seeded from its own "training" stream, whose
+    probabilities are averaged.
 
     ``fit`` and ``predict`` take data dicts as made by mlhep.ml.taggers.tagger_data: "y", "w",
     "mass" and the inputs of the subclass.
@@ -62,12 +65,12 @@ class TorchClassifier:
         tensors = [self._tensors(data) for data in (train, val)]
         networks, self.history = [], []
         for member in range(self.ensemble):
-            config = replace(self.train, seed=self.train.seed + member)
+            config = replace(self.train, seed=seeds.integer("training", self.train.seed, "member", member))
             seed_everything(config.seed)  # the initial weights and the adversary too
             network = self.network()
             loss = classification_loss(self.decorrelation, train["mass"][train["y"] == 0])
             checkpoint = None if checkpoints is None else Path(checkpoints) / f"member{member}.pt"
-            self.history.append(fit(network, loss, *tensors, config, progress=progress, checkpoint=checkpoint))
+            self.history.append(fit(network, loss, *tensors, config, progress=progress, checkpoint=checkpoint, name=f"{type(self).__name__} (network {member + 1} of {self.ensemble})"))
             networks.append(network)
         self.module = nn.ModuleList(networks)
         return self
@@ -77,11 +80,16 @@ class TorchClassifier:
 
     @torch.no_grad()
     def _member_scores(self, data, batch_size):
-        """(ensemble, n) float32 tensor: each network's probability of every event."""
-        self.module.eval()
-        self.module.cpu()
+        """(ensemble, n) float64 tensor: each network's probability of every event (the sigmoid
+        in double precision: in float32 every logit above about 17 gives exactly 1, a tie), on
+        the training's device; the networks stay on the CPU."""
+        run_on = device(self.train.device)
+        self.module.eval().to(run_on)
         x = self.inputs(data)
-        return torch.cat([torch.stack([torch.sigmoid(net(x[i : i + batch_size])) for net in self.module]) for i in range(0, len(x), batch_size)], dim=1)
+        try:
+            return torch.cat([torch.stack([torch.sigmoid(net(x[i : i + batch_size].to(run_on)).double()).cpu() for net in self.module]) for i in range(0, len(x), batch_size)], dim=1)
+        finally:
+            self.module.cpu()
 
     def predict(self, data, batch_size=4096):
         """Signal probability of every jet (the ensemble's mean)."""
@@ -97,8 +105,7 @@ class TorchClassifier:
         with atomic_path(folder / "model.pt") as tmp:
             torch.save(self.module.state_dict(), tmp)
         hyper = {k: v for k, v in asdict(self).items() if k != "history"}
-        with atomic_path(folder / "model.json") as tmp:
-            tmp.write_text(json.dumps({"hyper": hyper, "preprocessing": self.preprocessing}, indent=2))
+        write_json({"hyper": hyper, "preprocessing": self.preprocessing}, folder / "model.json")
 
     @classmethod
     def load(cls, folder):
@@ -107,7 +114,7 @@ class TorchClassifier:
         model = cls(**saved["hyper"])
         model.preprocessing = saved["preprocessing"]
         model.module = nn.ModuleList([model.network() for _ in range(model.ensemble)])
-        model.module.load_state_dict(torch.load(folder / "model.pt", weights_only=True))
+        model.module.load_state_dict(torch.load(folder / "model.pt", weights_only=True, map_location="cpu"))
         return model
 
 
@@ -202,8 +209,10 @@ class BDTClassifier:
         return self
 
     def predict(self, data):
-        """Signal probability of every jet (rows of data["X"])."""
-        return self.booster.predict(xgboost.DMatrix(data["X"]), iteration_range=(0, self.booster.best_iteration + 1)).astype(np.float64)
+        """Signal probability of every jet (rows of data["X"]), the logistic function taken in
+        double precision: xgboost's float32 probabilities round confident jets to exactly 1."""
+        margin = self.booster.predict(xgboost.DMatrix(data["X"]), iteration_range=(0, self.booster.best_iteration + 1), output_margin=True)
+        return expit(margin.astype(np.float64))
 
     def save(self, folder):
         folder = Path(folder)

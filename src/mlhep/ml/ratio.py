@@ -5,7 +5,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
+from scipy.optimize import isotonic_regression
 
+from mlhep import seeds
 from mlhep.errors import InvalidConfig, InvalidInput, MlhepError
 from mlhep.io import write_json
 from mlhep.ml.models import MLPClassifier, PFNClassifier
@@ -67,15 +69,9 @@ def balanced_weights(label, weight):
 
 
 def isotonic(values, weights):
-    """Weighted least-squares non-decreasing fit of ``values`` (in their given order) by
-    pool-adjacent-violators; returns the fitted values."""
-    blocks = []  # [weighted mean, weight, count]
-    for value, weight in zip(values, weights):
-        blocks.append([value, weight, 1])
-        while len(blocks) > 1 and blocks[-2][0] >= blocks[-1][0]:
-            (v2, w2, n2), (v1, w1, n1) = blocks.pop(), blocks[-1]
-            blocks[-1] = [(v1 * w1 + v2 * w2) / (w1 + w2) if w1 + w2 > 0 else v2, w1 + w2, n1 + n2]
-    return np.repeat([b[0] for b in blocks], [b[2] for b in blocks])
+    """Weighted least-squares non-decreasing fit of ``values`` (in their given order):
+    scipy's pool-adjacent-violators (``scipy.optimize.isotonic_regression``)."""
+    return isotonic_regression(np.asarray(values, dtype=np.float64), weights=np.asarray(weights, dtype=np.float64)).x
 
 
 @dataclass
@@ -188,12 +184,12 @@ class DensityRatio:
 
     Attributes:
         hidden: widths of the hidden layers.
-        ensemble: number of networks (seeds train.seed, train.seed + 1, ...).
+        ensemble: number of networks (each its own "training" stream of train.seed).
         train: TrainConfig (or its dict) of the shared training loop.
         calibration: None, "histogram" or "isotonic"; calibration_bins: histogram bins.
         validation_fraction, calibration_fraction: held-out parts of each sample; the
             calibration split is only taken when calibrating.
-        clip: probability clipping; seed: seed of the split.
+        clip: probability clipping; seed: seed of the held-out split ("holdout" stream).
         constituents: None (features are (events, features) arrays) or the PFNClassifier
             settings (phi, f, energy_flow, max_particles): the features are then (events,
             particles, 3) arrays of momentum fraction, delta eta and delta phi, zero-padded.
@@ -248,7 +244,7 @@ class DensityRatio:
             y = np.concatenate([np.ones(len(numerator)), np.zeros(len(denominator))])
             w = np.concatenate([w1, check_weights(denominator_weight, len(denominator), "denominator_weight")])
         fractions = [self.validation_fraction] + ([self.calibration_fraction] if self.calibration else [])
-        parts = [self._data(X[m], y[m], w[m], soft=denominator is None) for m in _split(len(X), fractions, np.random.default_rng(self.seed))]
+        parts = [self._data(X[m], y[m], w[m], soft=denominator is None) for m in _split(len(X), fractions, seeds.generator("holdout", self.seed))]
         if self.constituents is None:
             self.classifier = MLPClassifier(train=self.train, ensemble=self.ensemble, hidden=self.hidden)
         else:

@@ -8,11 +8,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mlhep.io import atomic_path, write_json
+from mlhep.io import atomic_path, defined, write_json
 from mlhep.ml.data import JET_FEATURES, jet_table, split
 from mlhep.ml.metrics import JSD_MASS_BINS, inverse_jsd, rejection, roc_auc, roc_curve, score_threshold
 from mlhep.ml.models import BDTClassifier, MLPClassifier, PFNClassifier
-from mlhep.plotting import figure, save
 
 __all__ = ["MODELS", "evaluate_tagger", "make_model", "summarize_taggers", "tagger_data", "train_tagger"]
 
@@ -65,14 +64,16 @@ def tagger_data(signal_columns, background_columns, seed, max_particles=0):
 
 
 def evaluate_tagger(y, score, mass):
-    """AUC, R50 and 1/JSD of the background jet mass passing vs failing the 50% signal cut."""
+    """AUC, R50 and 1/JSD of the background jet mass passing vs failing the 50% signal cut;
+    an undefined R50 or 1/JSD is None with a ``{name}_reason``."""
     cut = score_threshold(score[y == 1], 0.5)
     background = y == 0
-    return {
-        "auc": roc_auc(y, score),
-        "r50": rejection(y, score, 0.5),
-        "inv_jsd": inverse_jsd(mass[background], score[background] > cut),
+    metrics = {"auc": roc_auc(y, score), "r50": rejection(y, score, 0.5), "inv_jsd": inverse_jsd(mass[background], score[background] > cut)}
+    reasons = {
+        "r50": f"no background jet passes the 50 % signal-efficiency cut: R50 exceeds the {int(background.sum())} test background jets",
+        "inv_jsd": "every background jet is on one side of the 50 % signal-efficiency cut" if np.isnan(metrics["inv_jsd"]) else "passing and failing background mass distributions are identical",
     }
+    return defined(metrics, reasons)
 
 
 def train_tagger(kind, hyper, signal_columns, background_columns, seed, folder, checkpoints=None):
@@ -117,6 +118,8 @@ def summarize_taggers(folders, summary_path, plot_dir):
 
 
 def _plot_roc(summary, scores, path):
+    from mlhep.plotting import figure, save
+
     fig, ax = figure()
     for name, table in scores.items():
         background, signal = roc_curve(table.label.to_numpy(), table.score.to_numpy())
@@ -130,16 +133,18 @@ def _plot_roc(summary, scores, path):
 
 
 def _plot_tradeoff(summary, path):
+    from mlhep.plotting import figure, save
+
     fig, ax = figure()
     scans = {}
     for name, metrics in summary.items():
         method, _, lam = name.partition("_lambda_")
         if lam:
             scans.setdefault(method, []).append((float(lam), metrics))
-        else:
+        elif metrics["inv_jsd"] is not None and metrics["r50"] is not None:
             ax.plot(metrics["inv_jsd"], metrics["r50"], "*", markersize=12, label=name)
     for method, points in scans.items():
-        points.sort(key=lambda point: point[0])
+        points = sorted((point for point in points if point[1]["inv_jsd"] is not None and point[1]["r50"] is not None), key=lambda point: point[0])
         line = ax.plot([m["inv_jsd"] for _, m in points], [m["r50"] for _, m in points], "o-", label=f"{method} (lambda scan)")
         for lam, m in points:
             ax.annotate(f"{lam:g}", (m["inv_jsd"], m["r50"]), fontsize="x-small", color=line[0].get_color())
@@ -152,14 +157,20 @@ def _plot_tradeoff(summary, path):
 
 
 def _plot_background_mass(name, metrics, table, path):
+    from mlhep.plotting import figure, save
+
     background = table[table.label == 0]
     passing = background.score > score_threshold(table.score[table.label == 1].to_numpy(), 0.5)
     fig, ax = figure()
     ax.hist(background.mass, bins=JSD_MASS_BINS, density=True, histtype="step", color="black", label="QCD, no cut")
     ax.hist(background.mass[passing], bins=JSD_MASS_BINS, density=True, histtype="step", label="QCD passing the 50% signal cut")
     ax.hist(background.mass[~passing], bins=JSD_MASS_BINS, density=True, histtype="step", linestyle="--", label="QCD failing it")
-    ax.set_title(f"{name}: R50 {metrics['r50']:.1f}, 1/JSD {metrics['inv_jsd']:.1f}", fontsize="medium")
+    ax.set_title(f"{name}: R50 {_shown(metrics['r50'])}, 1/JSD {_shown(metrics['inv_jsd'])}", fontsize="medium")
     ax.set_xlabel("jet mass [GeV]")
     ax.set_ylabel("normalized")
     ax.legend()
     save(fig, path)
+
+
+def _shown(value):
+    return "undefined" if value is None else f"{value:.1f}"

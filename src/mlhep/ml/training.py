@@ -2,16 +2,18 @@
 
 import copy
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 from tqdm import tqdm
 
+from mlhep import seeds
+from mlhep.errors import MlhepError
 from mlhep.io import atomic_path, file_sha256, json_sha256
 
-__all__ = ["TrainConfig", "checkpoint_folder", "device", "fit", "seed_everything"]
+__all__ = ["TrainConfig", "TrainingDiverged", "checkpoint_folder", "device", "fit", "seed_everything"]
 
 
 @dataclass
@@ -39,13 +41,23 @@ def device(name="auto"):
 
 
 def seed_everything(seed):
-    """Seed torch and numpy; deterministic kernels on the CPU."""
-    torch.manual_seed(seed)
-    np.random.seed(seed % 2**32)
+    """Seed torch's global generator (initial weights, dropout) from the "training" stream of
+    ``seed``; deterministic kernels on the CPU."""
+    torch.manual_seed(seeds.integer("training", seed, "init"))
     torch.use_deterministic_algorithms(True, warn_only=True)
 
 
-def fit(module, loss_fn, train, validation, config, checkpoint=None, progress=True, on_epoch=None):
+class TrainingDiverged(MlhepError):
+    """A training loss became NaN or infinite."""
+
+
+def _finite_loss(value, name, epoch, which):
+    if not math.isfinite(value):
+        raise TrainingDiverged(f"{name}: the {which} loss is {value} in epoch {epoch}; the training diverged (lower the learning rate or the penalty's lambda)")
+    return value
+
+
+def fit(module, loss_fn, train, validation, config, checkpoint=None, progress=True, on_epoch=None, name=None):
     """Train ``module`` with Adam on mini-batches and stop early on the validation loss
     (unless ``config.early_stopping`` is False).
 
@@ -61,22 +73,28 @@ def fit(module, loss_fn, train, validation, config, checkpoint=None, progress=Tr
         progress: show a progress bar over epochs.
         on_epoch: optional ``on_epoch(epoch, val_loss, module)``, called after every epoch
             (for example to keep the predictions of the best few epochs).
+        name: what is trained, for error messages (default: the module's class).
 
     Returns:
         history: {"train_loss": [...], "val_loss": [...], "best_epoch": int, "epochs": int};
-        the module holds the weights of the best epoch.
+        the module holds the weights of the best epoch, on the CPU (so that a model trained
+        on a GPU saves and loads anywhere).
+
+    Raises:
+        TrainingDiverged: naming the model, the epoch and the loss, when a loss is NaN or infinite.
     """
+    name = name or type(module).__name__
     seed_everything(config.seed)
     run_on = device(config.device)
     module.to(run_on)
     train = tuple(t.to(run_on) for t in train)
     validation = tuple(t.to(run_on) for t in validation)
     optimizer = torch.optim.Adam(module.parameters(), lr=config.learning_rate)
-    generator = torch.Generator().manual_seed(config.seed)
+    generator = torch.Generator().manual_seed(seeds.integer("training", config.seed, "batches"))
     history = {"train_loss": [], "val_loss": [], "best_epoch": -1}
     best_state, best_loss, start = None, float("inf"), 0
     if checkpoint is not None and Path(checkpoint).exists():
-        saved = torch.load(checkpoint, weights_only=True)
+        saved = torch.load(checkpoint, weights_only=True, map_location="cpu")
         module.load_state_dict(saved["module"])
         optimizer.load_state_dict(saved["optimizer"])
         generator.set_state(saved["generator"])
@@ -93,12 +111,13 @@ def fit(module, loss_fn, train, validation, config, checkpoint=None, progress=Tr
         for begin in range(0, n, config.batch_size):
             batch = tuple(t[order[begin : begin + config.batch_size]] for t in train)
             loss = loss_fn(module, *batch)
+            value = _finite_loss(loss.item(), name, epoch, "training")
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-            total += loss.item() * len(batch[0])
+            total += value * len(batch[0])
         history["train_loss"].append(total / n)
-        history["val_loss"].append(evaluate(module, loss_fn, validation, config.batch_size))
+        history["val_loss"].append(_finite_loss(evaluate(module, loss_fn, validation, config.batch_size), name, epoch, "validation"))
         if on_epoch is not None:
             on_epoch(epoch, history["val_loss"][-1], module)
         if history["val_loss"][-1] < best_loss or not config.early_stopping:
@@ -110,6 +129,7 @@ def fit(module, loss_fn, train, validation, config, checkpoint=None, progress=Tr
             break
     history["epochs"] = len(history["train_loss"])
     module.load_state_dict(best_state)
+    module.cpu()
     return history
 
 

@@ -5,6 +5,8 @@ import awkward as ak
 import numpy as np
 import pyhf
 
+from mlhep import seeds
+from mlhep.columns import read_columns
 from mlhep.errors import EmptySelection, require_finite
 from mlhep.io import write_json
 from mlhep.ml.data import JET_FEATURES, split
@@ -34,9 +36,7 @@ def dijet_features(columns, variation, systematics, seed):
 
 def _sample(path, settings, systematics, seed):
     """Per variation: (features, weights) of the train+validation and of the test events in the window."""
-    columns = ak.from_parquet(path)
-    if len(columns) == 0:
-        raise EmptySelection(f"{path}: no selected events")
+    columns = read_columns(path)
     train, validation, test = split(ak.to_numpy(columns.event), seed)
     weight = ak.to_numpy(columns.weight).astype(np.float64)
     low, high = settings["window"]
@@ -51,7 +51,9 @@ def _sample(path, settings, systematics, seed):
     return out
 
 
-def _ratio(settings, seed):
+def _ratio(settings, seed, *keys):
+    """An untrained DensityRatio of the settings, seeded from the "training" stream of (seed, keys)."""
+    seed = seeds.integer("training", seed, *keys)
     return DensityRatio(hidden=tuple(settings["hidden"]), ensemble=settings["ensemble"], train=TrainConfig(**{**settings["train"], "seed": seed}), seed=seed)
 
 
@@ -82,11 +84,11 @@ def run_nsbi(settings, signal_path, background_path, systematics, seed, out_dir,
     samples = {"signal": _sample(signal_path, settings, systematics, seed), "background": _sample(background_path, settings, systematics, seed)}
     expected = {"signal": float(settings["signal_events"]), "background": float(settings["background_events"])}
     (signal_X, signal_w), (background_X, background_w) = (samples[p]["nominal"]["train"] for p in _PROCESSES)
-    classifier = _ratio(settings, seed).fit(signal_X, background_X, signal_w, background_w)
+    classifier = _ratio(settings, seed, "classifier").fit(signal_X, background_X, signal_w, background_w)
     shapes, norms = {}, {}
     for p in _PROCESSES:
         nominal = samples[p]["nominal"]
-        shapes[p] = {side: _ratio(settings, seed + 1).fit(samples[p][side]["train"][0], nominal["train"][0], samples[p][side]["train"][1], nominal["train"][1]) for side in _VARIATIONS}
+        shapes[p] = {side: _ratio(settings, seed, "jes", p, side).fit(samples[p][side]["train"][0], nominal["train"][0], samples[p][side]["train"][1], nominal["train"][1]) for side in _VARIATIONS}
         norms[p] = tuple(samples[p][side]["test"][1].sum() / nominal["test"][1].sum() for side in _VARIATIONS)
 
     # the pool of held-out events, and per-event inputs of the likelihood computed once
@@ -121,7 +123,8 @@ def run_nsbi(settings, signal_path, background_path, systematics, seed, out_dir,
     scores = {side: {p: classifier.score(samples[p][side]["test"][0]) for p in _PROCESSES} for side in ("nominal", *_VARIATIONS)}
     mjj_edges = np.linspace(*settings["window"], settings["bins"] + 1)
     # equally populated in the balanced mixture of signal and background: bins where S/B is large too
-    mixture = np.concatenate([np.random.default_rng(seed).choice(scores["nominal"][p], 10000) for p in _PROCESSES])
+    rng = seeds.generator("sampling", seed, "score_bins")
+    mixture = np.concatenate([rng.choice(scores["nominal"][p], 10000) for p in _PROCESSES])
     score_edges = np.quantile(mixture, np.linspace(0, 1, settings["bins"] + 1))
     score_edges[0], score_edges[-1] = 0.0, 1.0
     scans = {"NSBI": nsbi_scan}
@@ -136,7 +139,7 @@ def run_nsbi(settings, signal_path, background_path, systematics, seed, out_dir,
         results[name] = {"mu_hat": scan.best.mu, "width68": high - low, "interval68": [low, high]}
 
     # coverage: Poisson pseudo-experiments drawn from the held-out events
-    rng = np.random.default_rng(seed)
+    rng = seeds.generator("toys", seed)
     covered, n_toys = 0, settings["toys"]
     for _ in range(n_toys):
         rows = np.concatenate([rng.choice(np.flatnonzero(origin == i), rng.poisson(mu_injected * expected[p] if p == "signal" else expected[p])) for i, p in enumerate(_PROCESSES)])
@@ -164,24 +167,29 @@ def toy_validation(settings, seed, train_events=15000):
         (per-event exact and learned log-ratios of held-out events for plotting).
     """
     toy = GaussianOnExponential()
-    classifier = _ratio(settings, seed).fit(toy.sample("signal", train_events, seed=seed + 1), toy.sample("background", train_events, seed=seed + 2))
+
+    def events(process, n, key, alpha=0.0):
+        return toy.sample(process, n, alpha, seed=seeds.integer("toys", seed, key))
+
+    classifier = _ratio(settings, seed, "toy", "classifier").fit(events("signal", train_events, "train"), events("background", train_events, "train"))
     shapes = {}
-    for i, p in enumerate(_PROCESSES):
-        nominal = toy.sample(p, train_events, seed=seed + 10 + i)
-        shapes[p] = tuple(_ratio(settings, seed + 1).fit(toy.sample(p, train_events, alpha=alpha, seed=seed + 10 + i), nominal) for alpha in (1.0, -1.0))
-    X, weight = toy.pseudo_data(mu=1.0, seed=seed + 20)
-    held_out = np.concatenate([toy.sample(p, 5000, seed=seed + 30 + i) for i, p in enumerate(_PROCESSES)])
+    for p in _PROCESSES:
+        nominal = events(p, train_events, "nominal")
+        shapes[p] = tuple(_ratio(settings, seed, "toy", "jes", p, alpha).fit(events(p, train_events, "nominal", alpha), nominal) for alpha in (1.0, -1.0))
+    X, weight = toy.pseudo_data(mu=1.0, seed=seeds.integer("toys", seed, "pseudo_data"))
+    held_out = np.concatenate([events(p, 5000, "held_out") for p in _PROCESSES])
     exact_log = toy.log_ratio(held_out, ("signal", 0.0), ("background", 0.0))
     learned_log = classifier.log_ratio(held_out)
     bulk = np.abs(exact_log) < 3
     to_reference = dict(zip(_PROCESSES, classifier.log_mixture_ratios(X)))
     processes = []
-    for i, p in enumerate(_PROCESSES):
+    mc_seed = seeds.integer("toys", seed, "mc")
+    for p in _PROCESSES:
         norm = {"jes": (toy.expected(p, 1.0) / toy.expected(p), toy.expected(p, -1.0) / toy.expected(p))}
-        mc = toy.sample(p, train_events, seed=seed + 40 + i)
+        mc = toy.sample(p, train_events, seed=mc_seed)
         processes.append(Process.from_ratios(p, toy.expected(p), X, to_reference[p], {"jes": shapes[p]}, norm, signal=p == "signal", mc=mc))
     (nsbi_low, nsbi_high), _ = profile_interval(NSBILikelihood(processes, weight), 0.68)
-    (exact_low, exact_high), _ = profile_interval(toy.exact_likelihood(X, weight, mc_events=train_events, seed=seed + 40), 0.68)
+    (exact_low, exact_high), _ = profile_interval(toy.exact_likelihood(X, weight, mc_events=train_events, seed=mc_seed), 0.68)
     summary = {
         "logratio_rms": float(np.sqrt(np.mean((learned_log - exact_log)[bulk] ** 2))),
         "width68_exact": exact_high - exact_low,

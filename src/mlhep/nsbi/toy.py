@@ -5,6 +5,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import log_ndtr
 
+from mlhep import seeds
 from mlhep.errors import InvalidConfig
 from mlhep.nsbi.likelihood import NSBILikelihood, Process
 from mlhep.errors import InvalidInput
@@ -97,15 +98,16 @@ class GaussianOnExponential:
         return self.log_density(X, *numerator) - self.log_density(X, *denominator)
 
     def sample(self, process, n, alpha=0.0, seed=0):
-        """``n`` events of ``process`` after the cut. The same seed draws the same underlying
-        events at every alpha, as a varied simulation rescales the same events.
+        """``n`` events of ``process`` after the cut, from the "toys" stream of (seed, process).
+        The same seed draws the same underlying events at every alpha, as a varied simulation
+        rescales the same events.
 
         Returns:
             (n, dims) array.
         """
         self._check_process(process)
         k = self._scale(alpha)
-        rng = np.random.default_rng(seed)
+        rng = seeds.generator("toys", seed, process)
         chunks, kept = [], 0
         while kept < n:
             m = 2 * n + 100
@@ -128,14 +130,13 @@ class GaussianOnExponential:
         Returns:
             (X, w): events and their weights.
         """
-        rng = np.random.default_rng(seed)
+        rng = seeds.generator("toys", seed, "pseudo_data")
         yields = [self.expected(p, alpha, mu) for p in PROCESSES]
         if asimov_events is None:
             counts = [rng.poisson(nu) for nu in yields]
         else:
             counts = np.round(asimov_events * np.array(yields) / sum(yields)).astype(int)
-        seeds = rng.integers(2**32, size=len(PROCESSES))
-        X = np.concatenate([self.sample(p, c, alpha, s) for p, c, s in zip(PROCESSES, counts, seeds)])
+        X = np.concatenate([self.sample(p, c, alpha, int(rng.integers(2**63))) for p, c in zip(PROCESSES, counts)])
         w = np.full(len(X), 1.0 if asimov_events is None else sum(yields) / len(X))
         return X, w
 
@@ -157,12 +158,12 @@ class GaussianOnExponential:
         """
         to_reference = self.reference_log_ratios(X)
         processes = []
-        for i, p in enumerate(PROCESSES):
+        for p in PROCESSES:
             shape = {"jes": tuple(self.log_ratio(X, (p, a), (p, 0.0)) for a in (1.0, -1.0))}
             norm = {"jes": tuple(self.expected(p, a) / self.expected(p) for a in (1.0, -1.0))}
             mc_shape = None
             if mc_events:
-                mc = self.sample(p, mc_events, seed=seed + 1000 + i)
+                mc = self.sample(p, mc_events, seed=seed)
                 mc_shape = {"jes": tuple(self.log_ratio(mc, (p, a), (p, 0.0)) for a in (1.0, -1.0))}
             processes.append(Process(p, self.expected(p), to_reference[p], shape, norm, p == "signal", mc_shape))
         return processes

@@ -1,7 +1,7 @@
 """Columnar processing with coffea: selections, features, histograms with systematics."""
 
 from mlhep.process.dijet import DijetProcessor
-from mlhep.process.inputs import Schema, check_files
+from mlhep.process.inputs import Schema, SkippedFileWarning, check_files
 from mlhep.process.run import configured_executor, dask_client, make_executor, make_processor, process_sample, run_processor
 from mlhep.process.summary import cutflow_table
 from mlhep.process.zjets import ZJetsProcessor
@@ -9,6 +9,7 @@ from mlhep.process.zjets import ZJetsProcessor
 __all__ = [
     "DijetProcessor",
     "Schema",
+    "SkippedFileWarning",
     "ZJetsProcessor",
     "check_files",
     "configured_executor",

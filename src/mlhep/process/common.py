@@ -4,7 +4,7 @@ import awkward as ak
 import hist
 import numpy as np
 
-__all__ = ["columns_table", "cutflow", "event_weights", "fill", "new_hist", "pair_mass", "ratio"]
+__all__ = ["columns_table", "cutflow", "event_weights", "fill", "merge_cutflows", "new_hist", "pair_mass", "ratio"]
 
 
 def event_weights(events):
@@ -39,17 +39,38 @@ def fill(hists, key, spec, values, weights):
     hists[key].fill(np.asarray(values, dtype=np.float64), weight=np.asarray(weights, dtype=np.float64))
 
 
-def cutflow(selection, names, n_events):
-    """Events passing each cut and all cuts before it, in order, starting from all events."""
-    flow = {"all": int(n_events)}
+def cutflow(events, selection, names, weights):
+    """The chunk's cutflow: events passing each cut and all cuts before it, in order, starting
+    from all events, counted and summed with ``weights``: {"events": {...}, "weighted": {...}},
+    keyed by (file, first entry) like columns_table, so that the chunks' weighted sums are added
+    in file order (a float sum depends on its order) by ``merge_cutflows``."""
+    flow = {"events": {"all": len(weights)}, "weighted": {"all": float(np.sum(weights))}}
     for i, name in enumerate(names):
-        flow[name] = int(np.sum(selection.all(*names[: i + 1])))
-    return flow
+        passing = selection.all(*names[: i + 1])
+        flow["events"][name] = int(np.sum(passing))
+        flow["weighted"][name] = float(np.sum(weights[passing]))
+    return {_chunk(events): flow}
+
+
+def merge_cutflows(chunks, files):
+    """(events, weighted): the cutflows of ``chunks`` {(file, first entry): cutflow} summed in
+    file and entry order."""
+    position = {path: i for i, path in enumerate(files)}
+    totals = {"events": {}, "weighted": {}}
+    for key in sorted(chunks, key=lambda key: (position[key[0]], key[1])):
+        for kind, flow in chunks[key].items():
+            for step, value in flow.items():
+                totals[kind][step] = totals[kind].get(step, 0) + value
+    return totals["events"], totals["weighted"]
+
+
+def _chunk(events):
+    return (events.metadata["filename"], int(events.metadata["entrystart"]))
 
 
 def columns_table(events, columns):
-    """The chunk's columns as one record array (behaviors dropped, so that it pickles across
-    processes), keyed by (file, first entry): the merged table then follows the file order,
-    whichever order the executor finishes chunks in."""
-    key = (events.metadata["filename"], int(events.metadata["entrystart"]))
-    return {key: ak.zip({name: ak.Array(value.layout) if isinstance(value, ak.Array) else value for name, value in columns.items()}, depth_limit=1)}
+    """The chunk's columns as one record array (behaviors and branch parameters dropped: the
+    array pickles across processes, and the parameters' key order, merged when chunks are
+    concatenated, would depend on the hash seed), keyed by (file, first entry): the merged
+    table then follows the file order, whichever order the executor finishes chunks in."""
+    return {_chunk(events): ak.zip({name: ak.without_parameters(ak.Array(value.layout)) if isinstance(value, ak.Array) else value for name, value in columns.items()}, depth_limit=1)}

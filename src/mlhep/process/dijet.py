@@ -18,17 +18,20 @@ HISTOGRAMS = {
     "tau21_j1": (40, 0.0, 1.0),
     "tau21_j2": (40, 0.0, 1.0),
 }
-CUTS = ("two_fatjets", "leading_pt", "both_eta")
+CUTS = ("two_fatjets", "leading_pt", "both_eta", "both_softdrop")
 _JET_FIELDS = ("pt", "eta", "phi", "mass", "msoftdrop", "tau1", "tau2", "tau3")
 
 
 class DijetProcessor(processor.ProcessorABC):
-    """Selects events with two fat jets (leading pT and |eta| cuts) and computes features.
+    """Selects events with two fat jets (leading pT and |eta| cuts, both with a soft-drop mass)
+    and computes features.
 
     Jets 1 and 2 are the two leading fat jets ordered by mass, j1 the lighter
     (LHC Olympics convention): mj1, delta_mj = mj2 - mj1, tau21 and tau32, pt, eta, phi,
     soft-drop masses and, with PFNano links, their constituents relative to the jet axis.
     Histograms are filled per variation (VARIATIONS), each with its own selection.
+    A negative soft-drop mass (NanoAOD's -1: soft drop failed) is missing (NaN), and the
+    event fails the cut ``both_softdrop``. Chunks without fat jets are normal input.
     The arithmetic runs on flat numpy views of the jet and candidate buffers.
     """
 
@@ -40,13 +43,17 @@ class DijetProcessor(processor.ProcessorABC):
         self.jer_extra = jer_extra
         self.seed = seed
 
+    cuts = CUTS
+
+    def selection(self, events):
+        """The nominal selection of ``events`` (a PackedSelection of CUTS) and their weights."""
+        counts, jets = _jets(events.FatJet)
+        return self._select(jets, _two_leading(jets["pt"], counts)), event_weights(events)
+
     def process(self, events):
         weights = event_weights(events)
         fat = events.FatJet
-        counts = ak.to_numpy(ak.num(fat))
-        jets = {f: ak.to_numpy(ak.flatten(fat[f])).astype(np.float64) for f in _JET_FIELDS}
-        if "nConstituents" in fat.fields:
-            jets["nConstituents"] = ak.to_numpy(ak.flatten(fat["nConstituents"]))
+        counts, jets = _jets(fat)
         event = ak.to_numpy(events.event)
         hists, out = {}, {}
         for variation in VARIATIONS:
@@ -59,7 +66,7 @@ class DijetProcessor(processor.ProcessorABC):
             for name, spec in HISTOGRAMS.items():
                 fill(hists, ("inclusive", name, variation), spec, features[name], weights[mask])
             if variation == "nominal":
-                out["cutflow"] = cutflow(selection, CUTS, len(events))
+                out["cutflow"] = cutflow(events, selection, CUTS, weights)
                 if "FatJetPFCands" in events.fields:
                     features.update(self._constituents(events, counts, varied, pair, mask))
                 features["event"] = event[mask].astype(np.uint64)
@@ -69,12 +76,13 @@ class DijetProcessor(processor.ProcessorABC):
         return out
 
     def _select(self, jets, pair):
-        exists = pair >= 0
-        safe = np.where(exists, pair, 0)
+        # values of the pair's jets; an absent jet (index -1) picks the NaN appended, failing every cut
+        pt, eta, msd = (np.append(jets[f], np.nan)[pair] for f in ("pt", "eta", "msoftdrop"))
         selection = PackedSelection()
-        selection.add("two_fatjets", exists[:, 1])
-        selection.add("leading_pt", exists[:, 0] & (jets["pt"][safe[:, 0]] > self.leading_pt))
-        selection.add("both_eta", exists[:, 1] & np.all(np.abs(jets["eta"][safe]) < self.max_abseta, axis=1))
+        selection.add("two_fatjets", pair[:, 1] >= 0)
+        selection.add("leading_pt", pt[:, 0] > self.leading_pt)
+        selection.add("both_eta", np.all(np.abs(eta) < self.max_abseta, axis=1))
+        selection.add("both_softdrop", np.all(msd >= 0, axis=1))
         return selection
 
     def _constituents(self, events, counts, jets, pair, mask):
@@ -137,6 +145,16 @@ def _lists(values, counts):
     offsets = np.zeros(len(counts) + 1, np.int64)
     np.cumsum(counts, out=offsets[1:])
     return ak.Array(ak.contents.ListOffsetArray(ak.index.Index64(offsets), ak.contents.NumpyArray(values)))
+
+
+def _jets(fat):
+    """Fat jets per event and their fields as flat float arrays; a negative soft-drop mass
+    (soft drop failed) is NaN."""
+    jets = {f: ak.to_numpy(ak.flatten(fat[f])).astype(np.float64) for f in _JET_FIELDS}
+    jets["msoftdrop"][jets["msoftdrop"] < 0] = np.nan
+    if "nConstituents" in fat.fields:
+        jets["nConstituents"] = ak.to_numpy(ak.flatten(fat["nConstituents"]))
+    return ak.to_numpy(ak.num(fat)), jets
 
 
 def _two_leading(pt, counts):

@@ -1,15 +1,17 @@
 """Run a processor over a sample's files with coffea's Runner and write its outputs."""
 
 import contextlib
+import warnings
 
 import awkward as ak
 import uproot
 from coffea import processor
 
-from mlhep.errors import EmptySelection, InvalidConfig
+from mlhep.errors import BadInputFile, EmptySelection, InvalidConfig
 from mlhep.io import atomic_path, write_json
 from mlhep.process.dijet import DijetProcessor
-from mlhep.process.inputs import OpenTrees, Schema, check_files
+from mlhep.process.common import merge_cutflows
+from mlhep.process.inputs import CounterMismatch, OpenTrees, Schema, SkippedFileWarning, check_files
 from mlhep.process.zjets import ZJetsProcessor
 
 __all__ = ["configured_executor", "dask_client", "make_executor", "make_processor", "process_sample", "run_processor"]
@@ -66,8 +68,11 @@ def configured_executor(processing, workers):
 def run_processor(sample, files, processor_instance, executor, chunksize, skipbadfiles=False, metrics=False):
     """Run ``processor_instance`` over ``files`` and return its merged output.
 
-    Files are checked first (readable, non-empty, required branches); with
-    ``skipbadfiles`` bad ones are skipped and listed under ``skipped_files``.
+    Files are checked first (``check_files``: readable, complete, branches and their types),
+    then each chunk as it is read (counters against array lengths, unreadable baskets). A bad
+    file raises BadInputFile naming it; with ``skipbadfiles`` it is left out instead, entirely
+    (the processing is redone without it when it fails part-way), listed with the reason under
+    ``skipped_files`` and reported with a SkippedFileWarning (to stderr, the job's log).
     Columns come back as one awkward array in file and entry order, so the result does
     not depend on chunking or on the order in which the executor finishes chunks. With ``metrics``, coffea's
     metrics (branches read, bytes, processing time) are returned under ``metrics``.
@@ -76,22 +81,88 @@ def run_processor(sample, files, processor_instance, executor, chunksize, skipba
     trees = OpenTrees()  # the checked files' trees, so that coffea's reader need not read their metadata again
     try:
         good, skipped = check_files(files, channel, skipbadfiles, trees)
-        if not good:
-            raise EmptySelection(f"sample {sample}: no usable input file ({'; '.join(skipped.values())})")
-        known = {processor.executor.FileMeta(sample, path, "Events"): meta for path, meta in good.items()}
-        runner = processor.Runner(
-            executor=executor, schema=Schema, chunksize=chunksize, skipbadfiles=skipbadfiles, savemetrics=metrics, metadata_cache=known
-        )
-        fileset = {sample: {"files": {path: "Events" for path in good}}}
-        out = runner(fileset, processor_instance, treename="Events", uproot_options={"object_cache": trees})
+        while True:
+            if not good:
+                raise EmptySelection(f"sample {sample}: no usable input file ({'; '.join(skipped.values())})")
+            out = _run_files(sample, good, _Guarded(processor_instance), executor, chunksize, metrics, trees)
+            bad, order = {}, list(good)
+            for path, _, reason in sorted(out.pop("bad_chunks", ()), key=lambda chunk: (order.index(chunk[0]), chunk[1])):
+                bad.setdefault(path, reason)  # the reason of the file's first bad chunk
+            if not bad:
+                break
+            if not skipbadfiles:
+                raise BadInputFile(next(iter(bad.values())))
+            skipped.update(bad)
+            good = {path: meta for path, meta in good.items() if path not in bad}
     finally:
         trees.close()
-    if metrics:
-        out, out["metrics"] = out
-    chunks, position = out.get("columns", {}), {path: i for i, path in enumerate(good)}
-    out["columns"] = ak.concatenate([chunks[key] for key in sorted(chunks, key=lambda key: (position[key[0]], key[1]))]) if chunks else ak.Array([])
+    for reason in skipped.values():
+        warnings.warn(f"skipped input file: {reason}", SkippedFileWarning, stacklevel=2)
+    out["columns"] = _merge_columns(out.get("columns", {}), list(good))
+    for name in ("cutflow", "cutflow_truth"):
+        if name in out:
+            out[name], out[f"{name}_weighted"] = merge_cutflows(out[name], list(good))
     out["skipped_files"] = skipped
     return out
+
+
+def _run_files(sample, good, processor_instance, executor, chunksize, metrics, trees):
+    known = {processor.executor.FileMeta(sample, path, "Events"): meta for path, meta in good.items()}
+    runner = processor.Runner(executor=executor, schema=Schema, chunksize=chunksize, savemetrics=metrics, metadata_cache=known)
+    fileset = {sample: {"files": {path: "Events" for path in good}}}
+    out = runner(fileset, processor_instance, treename="Events", uproot_options={"object_cache": trees})
+    if metrics:
+        out, out["metrics"] = out
+    return out
+
+
+def _merge_columns(chunks, files):
+    """The chunks' column tables {(file, first entry): table} concatenated in file and entry
+    order; chunks that selected nothing are left out (a real file may lack optional branches)."""
+    position = {path: i for i, path in enumerate(files)}
+    keys = sorted((key for key, table in chunks.items() if len(table)), key=lambda key: (position[key[0]], key[1]))
+    for key in keys[1:]:
+        if chunks[key].fields != chunks[keys[0]].fields:
+            raise BadInputFile(
+                f"{key[0]}: its columns ({', '.join(chunks[key].fields)}) differ from those of {keys[0][0]} ({', '.join(chunks[keys[0]].fields)});"
+                " files with different optional branches belong in different samples"
+            )
+    return ak.concatenate([chunks[key] for key in keys]) if keys else ak.Array([])
+
+
+class _Guarded(processor.ProcessorABC):
+    """Runs a processor on a chunk, and turns a failure to read the chunk (an error raised
+    while coffea loads a column: unreadable basket, counter mismatch) into a report
+    {"bad_chunks": {(file, first entry, reason)}} instead of an exception, so that the caller
+    can name the file or leave it out."""
+
+    def __init__(self, inner):
+        self.inner = inner
+
+    def process(self, events):
+        try:
+            return self.inner.process(events)
+        except Exception as err:
+            if not _while_reading(err):
+                raise
+            meta = events.metadata
+            start, stop = meta["entrystart"], meta["entrystop"]
+            what = err.describe(start) if isinstance(err, CounterMismatch) else f"cannot read entries {start}-{stop - 1} ({type(err).__name__}: {err})"
+            return {"bad_chunks": {(meta["filename"], start, f"{meta['filename']}: {what}")}}
+
+    def postprocess(self, accumulator):
+        return accumulator
+
+
+def _while_reading(err):
+    """Whether ``err`` was raised while coffea's reader loaded a column (uproot or the column
+    mapping is on its traceback), rather than by the processor's own code."""
+    tb = err.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_globals.get("__name__", "").startswith(("uproot.", "coffea.nanoevents.mapping")):
+            return True
+        tb = tb.tb_next
+    return False
 
 
 def process_sample(sample, files, channel, options, seed, executor, chunksize, skipbadfiles, outputs):
@@ -101,9 +172,8 @@ def process_sample(sample, files, channel, options, seed, executor, chunksize, s
     nothing is written then.
     """
     out = run_processor(sample, files, make_processor(channel, options, seed), executor, chunksize, skipbadfiles)
-    cutflow = {"sample": sample, "channel": channel, "files": len(files), "cutflow": out["cutflow"], "skipped_files": out["skipped_files"]}
-    if "cutflow_truth" in out:
-        cutflow["cutflow_truth"] = out["cutflow_truth"]
+    cutflow = {"sample": sample, "channel": channel, "files": len(files), "skipped_files": out["skipped_files"]}
+    cutflow.update({name: out[name] for name in ("cutflow", "cutflow_weighted", "cutflow_truth", "cutflow_truth_weighted") if name in out})
     if len(out["columns"]) == 0:
         raise EmptySelection(f"sample {sample}: no event passes the {channel} selection (cutflow: {out['cutflow']})")
     with atomic_path(outputs["columns"]) as tmp:

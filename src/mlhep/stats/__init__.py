@@ -1,7 +1,7 @@
 """Statistical analysis with pyhf: workspaces from histogram templates, fits, limits and plots."""
 
 from mlhep.stats.fit import (
-    ScanTooShort,
+    LimitNotBracketed,
     best_fit,
     cls_at,
     discovery_significance,
@@ -18,9 +18,9 @@ from mlhep.stats.workspace import MIN_YIELD, SampleInput, build_workspace, expec
 
 __all__ = [
     "DijetFit",
+    "LimitNotBracketed",
     "MIN_YIELD",
     "SampleInput",
-    "ScanTooShort",
     "best_fit",
     "build_workspace",
     "cls_at",

@@ -1,9 +1,9 @@
 """Maximum-likelihood fit, CLs, upper limits and discovery significance of a pyhf workspace.
 
 Every fit uses pyhf's numpy backend. The best fit uses MINUIT (strategy 0) for the Hesse
-uncertainties; hypothesis tests, limit scans and the ranking's refits use scipy's SLSQP, 1.6x faster on the tagged
-search's limit scan with the same limits to 1e-4. A fit that fails is redone with MINUIT
-strategy 1 (strategy 0 left invalid minima in that limit scan).
+uncertainties; hypothesis tests, the limits' root-finding and the ranking's refits use scipy's
+SLSQP, 1.6x faster than MINUIT on the tagged search's limits with the same limits to 1e-4. A fit
+that fails is redone with MINUIT strategy 1 (strategy 0 left invalid minima there).
 """
 
 import logging
@@ -17,12 +17,12 @@ from mlhep.errors import MlhepError
 from mlhep.io import write_json
 
 __all__ = [
-    "ScanTooLong",
-    "ScanTooShort",
+    "LimitNotBracketed",
     "best_fit",
     "cls_at",
     "discovery_significance",
     "fit_workspace",
+    "free_poi_bounds",
     "limit_vs_mass",
     "model_and_data",
     "ranking",
@@ -33,16 +33,11 @@ __all__ = [
 CLS_LEVEL = 0.05
 
 
-class ScanTooShort(MlhepError):
-    """A CLs curve does not fall below the CLs level inside the POI scan."""
+LIMIT_RTOL = 1e-3  # relative precision of the limits' root-finding
 
 
-class ScanTooLong(MlhepError):
-    """CLs is not finite at the end of the POI scan (``last_finite``: the scan points before)."""
-
-    def __init__(self, message, last_finite):
-        super().__init__(message)
-        self.last_finite = last_finite
+class LimitNotBracketed(MlhepError):
+    """No POI range was found in which every CLs curve crosses the CLs level."""
 
 
 def _minimize(call, first="scipy"):
@@ -83,7 +78,7 @@ def _signal_and_background(model):
     return with_signal - background, background
 
 
-def _free_poi_bounds(model):
+def free_poi_bounds(model):
     """Parameter bounds that let the POI go negative as far as every bin keeps a positive yield.
 
     MINUIT's Hesse uncertainty is meaningless for a POI sitting on its bound at 0 (as for
@@ -128,7 +123,7 @@ def best_fit(spec):
     ``bestfit`` maps every parameter name (``staterror_x[3]`` for binned ones) to its value.
     """
     model, data = model_and_data(spec)
-    result = _minimize(lambda: pyhf.infer.mle.fit(data, model, par_bounds=_free_poi_bounds(model), return_uncertainties=True), first="minuit")
+    result = _minimize(lambda: pyhf.infer.mle.fit(data, model, par_bounds=free_poi_bounds(model), return_uncertainties=True), first="minuit")
     values, uncertainties = result[:, 0], result[:, 1]
     poi = model.config.poi_index
     return {
@@ -147,64 +142,52 @@ def _hypotest_bounds(model, largest_poi):
     return bounds
 
 
-def upper_limits(spec, scan, expected_only=False):
-    """95 % CL CLs upper limits on the POI from a linear ``scan``: (observed, [5 expected, -2..+2 sigma]).
+def _cls_set(data, model, poi, bounds):
+    """(observed, 5 expected) CLs at ``poi`` (qtilde) as one array."""
+    observed, expected = _minimize(lambda: pyhf.infer.hypotest(poi, data, model, test_stat="qtilde", return_expected_set=True, par_bounds=bounds))
+    return np.array([float(observed), *map(float, expected)])
 
-    Raises ScanTooShort when a CLs curve (the expected ones only, with ``expected_only``) does
-    not fall below 0.05 inside the scan, since the interpolated limit would then be the scan's
-    end, and ScanTooLong when CLs is not finite at the end of the scan.
+
+def _bracket(data, model, low, high, bounds, tries=20):
+    """(low, high) with every CLs curve above the CLs level at ``low`` and below it (and finite)
+    at ``high``: far above the limit CLb underflows and CLs = 0 / 0, so a high end that gives
+    NaN is pulled halfway back towards ``low``, and one that is not excluded is doubled."""
+    for _ in range(tries):
+        cls_low = _cls_set(data, model, low, bounds)
+        if np.all(cls_low >= CLS_LEVEL):
+            break
+        low /= 2
+    else:
+        raise LimitNotBracketed(f"CLs < {CLS_LEVEL} at every poi down to {low:g}: the data exclude any signal")
+    for _ in range(tries):
+        cls_high = _cls_set(data, model, high, bounds)
+        if not np.all(np.isfinite(cls_high)):
+            high = 0.5 * (low + high)
+        elif np.any(cls_high > CLS_LEVEL):
+            low, high = high, 2 * high
+        else:
+            return low, high
+    raise LimitNotBracketed(f"no poi up to {high:g} is excluded at CLs < {CLS_LEVEL} with finite CLs; check the signal template")
+
+
+def upper_limits(spec, bracket, rtol=LIMIT_RTOL):
+    """95 % CL CLs upper limits on the POI: (observed, [5 expected, -2..+2 sigma]).
+
+    Each limit is a root of CLs(poi) - 0.05 found by pyhf's own toms748 search
+    (``pyhf.infer.intervals.upper_limits.toms748_scan``) to relative precision ``rtol``,
+    starting from ``bracket`` = (low, high), a guess that is widened until every curve
+    crosses the CLs level inside it. A scan interpolated linearly between grid points (as
+    before) was 1-17 % off in the -2 sigma band.
     """
     model, data = model_and_data(spec)
-    scan = np.asarray(scan, dtype=np.float64)
-    bounds = _hypotest_bounds(model, scan.max())
-    observed, expected, (_, points) = _minimize(
-        lambda: pyhf.infer.intervals.upper_limits.upper_limit(
-            data, model, scan, level=CLS_LEVEL, return_results=True, test_stat="qtilde", par_bounds=bounds
-        )
+    low, high = bracket
+    bounds = _hypotest_bounds(model, 2 * high)
+    low, high = _bracket(data, model, low, high, bounds)
+    bounds = _hypotest_bounds(model, high)
+    observed, expected = _minimize(
+        lambda: pyhf.infer.intervals.upper_limits.toms748_scan(data, model, low, high, level=CLS_LEVEL, rtol=rtol, test_stat="qtilde", par_bounds=bounds)
     )
-    curves = np.array([[float(obs), *map(float, exp)] for obs, exp in points])[:, 1 if expected_only else 0 :]
-    finite = np.all(np.isfinite(curves), axis=1)
-    if not finite.all():
-        # far above the limit CLb underflows and CLs = 0 / 0: the scan overshoots
-        raise ScanTooLong(f"CLs is not finite from poi = {scan[np.argmin(finite)]:g} on; end the scan before it", last_finite=scan[: np.argmin(finite)])
-    if curves[-1].max() >= CLS_LEVEL:
-        raise ScanTooShort(f"the POI scan up to {scan.max():g} does not exclude CLs < {CLS_LEVEL}; extend the scan")
     return float(observed), [float(limit) for limit in expected]
-
-
-def _default_scan(mu_hat, mu_unc, points):
-    """0 to 5 post-fit uncertainties above the best fit: covers the +2 sigma expected limit."""
-    return np.linspace(0.0, max(mu_hat, 0.0) + 5.0 * mu_unc, points)
-
-
-def _limits_with_widening_scan(spec, scan, tries=3, expected_only=False):
-    """``upper_limits`` on ``scan``, doubling its range while it is too short and ending it at
-    its last finite CLs while it overshoots."""
-    for _ in range(tries - 1):
-        try:
-            return upper_limits(spec, scan, expected_only), scan
-        except ScanTooShort:
-            scan = 2.0 * scan
-        except ScanTooLong as error:
-            scan = np.linspace(0.0, error.last_finite[-1], len(scan)) if len(error.last_finite) > 1 else 0.5 * scan
-    return upper_limits(spec, scan, expected_only), scan
-
-
-def _resolved_limits(spec, scan):
-    """Limits from a widening scan; when the expected band spans fewer than three scan steps
-    (a coarse scan, or a strong signal in the data that puts the observed limit far above the
-    band), the band is scanned again over its own range so that its five quantiles are
-    resolved, and the observed limit too when it lies inside that range."""
-    (observed, expected), scan = _limits_with_widening_scan(spec, scan)
-    band = scan
-    for _ in range(3):
-        if expected[4] - expected[0] >= 3 * (band[1] - band[0]):
-            break
-        band = np.linspace(0.0, 2.0 * expected[4], len(scan))
-        inside = observed < band[-1]  # then the finer scan resolves the observed limit too
-        (refined, expected), band = _limits_with_widening_scan(spec, band, expected_only=not inside)
-        observed = refined if inside else observed
-    return observed, expected, scan
 
 
 def cls_at(spec, test_poi=1.0):
@@ -224,24 +207,20 @@ def discovery_significance(spec):
     return float(norm.isf(float(p_observed))), float(norm.isf(float(p_expected)))
 
 
-def fit_workspace(spec, *, poi_scan=None, test_poi=1.0, scan_points=16):
+def fit_workspace(spec, *, test_poi=1.0):
     """Best fit, CLs at ``test_poi``, upper limits and discovery significance of a workspace spec.
 
-    The upper-limit scan is ``poi_scan`` or ``scan_points`` values from 0 to 5 post-fit
-    uncertainties above the best fit (doubled while too short). Returns a JSON-serializable
+    The limits' root-finding (upper_limits) starts from half a post-fit uncertainty to five
+    above the best fit. Returns a JSON-serializable
     dict: mu_hat, mu_unc, cls_obs, cls_exp (-2..+2 sigma), significance (observed, from q0),
     significance_exp (Asimov, poi = 1), upper_limit_obs, upper_limit_exp (-2..+2 sigma), pulls,
-    bestfit, poi_scan and fit_s (wall-clock seconds of the whole call).
+    bestfit and fit_s (wall-clock seconds of the whole call).
     """
     start = time.perf_counter()
     results = best_fit(spec)
     cls_obs, cls_exp = cls_at(spec, test_poi)
     significance, significance_exp = discovery_significance(spec)
-    if poi_scan is None:
-        limit_obs, limit_exp, scan = _resolved_limits(spec, _default_scan(results["mu_hat"], results["mu_unc"], scan_points))
-    else:
-        scan = np.asarray(poi_scan, dtype=np.float64)
-        limit_obs, limit_exp = upper_limits(spec, scan)
+    limit_obs, limit_exp = upper_limits(spec, _limit_bracket(results["mu_hat"], results["mu_unc"]))
     results.update(
         test_poi=float(test_poi),
         cls_obs=cls_obs,
@@ -250,10 +229,15 @@ def fit_workspace(spec, *, poi_scan=None, test_poi=1.0, scan_points=16):
         significance_exp=significance_exp,
         upper_limit_obs=limit_obs,
         upper_limit_exp=limit_exp,
-        poi_scan=scan.tolist(),
     )
     results["fit_s"] = time.perf_counter() - start
     return results
+
+
+def _limit_bracket(mu_hat, mu_unc):
+    """A first guess of a POI range holding every limit: from half a post-fit uncertainty to
+    five above the best fit (the +2 sigma expected limit)."""
+    return 0.5 * mu_unc, max(mu_hat, 0.0) + 5.0 * mu_unc
 
 
 def write_results(results, path):
@@ -280,7 +264,7 @@ def ranking(spec):
     have no pre-fit impact.
     """
     model, data = model_and_data(spec)
-    bounds = _free_poi_bounds(model)
+    bounds = free_poi_bounds(model)
     result = _minimize(lambda: pyhf.infer.mle.fit(data, model, par_bounds=bounds, return_uncertainties=True), first="minuit")
     values, postfit = result[:, 0], result[:, 1]
     prefit, fixed, poi = _prefit_widths(model), model.config.suggested_fixed(), model.config.poi_index

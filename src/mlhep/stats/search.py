@@ -5,6 +5,7 @@ import awkward as ak
 import hist
 import numpy as np
 
+from mlhep.columns import read_columns
 from mlhep.errors import EmptySelection
 from mlhep.io import write_json
 from mlhep.ml.data import JET_FEATURES, jet_column, padded_constituents, split
@@ -27,9 +28,7 @@ def load_tagger(kind, folder):
 
 
 def _test_events(columns_path, seed):
-    columns = ak.from_parquet(columns_path)
-    if len(columns) == 0:
-        raise EmptySelection(f"{columns_path}: no selected events")
+    columns = read_columns(columns_path)
     # the taggers never saw the test split: templates from it are unbiased by the training
     return columns[split(ak.to_numpy(columns.event), seed)[2]]
 

@@ -5,11 +5,12 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from mlhep import seeds
 from mlhep.errors import EmptySelection, InvalidConfig
 from mlhep.ml.ratio import DensityRatio
 from mlhep.ml.training import TrainConfig
 
-__all__ = ["OmniFoldResult", "omnifold"]
+__all__ = ["OmniFoldResult", "ensemble_weights", "omnifold"]
 
 # classifier probabilities are clipped to [CLIP, 1 - CLIP]: density ratios stay in [1e-6, 1e6]
 CLIP = 1e-6
@@ -76,7 +77,7 @@ def _require_finite(values, name, mask_name):
 def _reweighting(numerator, reference, w_numerator, w_reference, *, hidden, train, ensemble, seed, progress, constituents):
     """The fitted class-balanced classifier of p_numerator / p_reference
     (mlhep.ml.ratio.DensityRatio; ``reference`` None: the numerator's events under the weights
-    ``w_reference``)."""
+    ``w_reference``), its networks and held-out split seeded by ``seed``."""
     if not (w_numerator.sum() > 0 and w_reference.sum() > 0):
         raise EmptySelection("omnifold: a class has no events or a non-positive sum of weights")
     ratio = DensityRatio(hidden=hidden, ensemble=ensemble, train=replace(train, seed=seed), clip=CLIP, seed=seed, constituents=constituents)
@@ -130,7 +131,9 @@ def omnifold(
         data_weights: (n_data,) data event weights (Poisson(1) draws for a bootstrap replica); default 1.
         pass_reco, pass_truth: boolean (n_sim,) selections; default all True.
         iterations: number of iterations; hidden: MLP widths; train: TrainConfig of every network.
-        ensemble: networks per step, seeds seed + k; their probabilities are averaged before the ratio is taken.
+        ensemble: networks per step; their probabilities are averaged before the ratio is taken.
+        seed: every network and held-out split of step s in iteration n is seeded from the
+            "training" stream of (seed, n, s).
         progress: show the training progress bars.
         constituents: None, or the PFNClassifier settings (phi, f, energy_flow, max_particles)
             to unfold jet constituents: sim_reco, sim_truth and data_reco are then (events,
@@ -167,16 +170,17 @@ def omnifold(
         raise EmptySelection("omnifold: no simulated event passes both pass_truth and pass_reco")
     reco, truth = sim_reco[pass_reco], sim_truth[pass_truth]
     train = TrainConfig() if train is None else train
-    options = {"hidden": hidden, "train": train, "ensemble": ensemble, "seed": seed, "progress": progress, "constituents": constituents}
+    options = {"hidden": hidden, "train": train, "ensemble": ensemble, "progress": progress, "constituents": constituents}
     push = np.ones(n_sim)
     push_history, pull_history, seconds, histories = [], [], [], []
-    for _ in range(iterations):
+    for iteration in range(iterations):
         start = time.perf_counter()
-        step1 = _reweighting(data_reco, reco, data_weights, sim_weights[pass_reco] * push[pass_reco], **options)
+        step_seeds = [seeds.integer("training", seed, iteration, step) for step in (1, 2)]
+        step1 = _reweighting(data_reco, reco, data_weights, sim_weights[pass_reco] * push[pass_reco], seed=step_seeds[0], **options)
         pull = push.copy()
         pull[pass_reco] *= step1.ratio(reco)
         w = sim_weights[detected]
-        step2 = _reweighting(sim_truth[detected], None, w * pull[detected], w * push[detected], **options)
+        step2 = _reweighting(sim_truth[detected], None, w * pull[detected], w * push[detected], seed=step_seeds[1], **options)
         previous, push = push, push.copy()
         push[pass_truth] *= step2.ratio(truth)
         push_history.append(push)
@@ -186,3 +190,23 @@ def omnifold(
     members = np.repeat(previous[None], ensemble, axis=0)
     members[:, pass_truth] *= step2.member_ratios(truth)
     return OmniFoldResult(push, pull, np.array(push_history), np.array(pull_history), members, seconds, histories)
+
+
+def ensemble_weights(result, size):
+    """The push weights of ``result`` had the last step 2 averaged only the first ``size`` networks
+    of its ensemble (earlier steps keep the whole ensemble): each network's probability
+    s_k = r_k / (1 + r_k) is recovered from its weights (``member_weights``), the first ``size``
+    are averaged and turned back into a ratio, as DensityRatio does with the whole ensemble. How
+    the unfolded distributions approach the answer as ``size`` grows shows the training noise
+    that the ensemble averages away.
+
+    Returns:
+        (n_sim,) weights; with ``size`` equal to the ensemble, ``result.weights`` up to clipping.
+    """
+    members = result.member_weights
+    if not 1 <= size <= len(members):
+        raise InvalidConfig(f"ensemble_weights: size {size} outside 1..{len(members)} (the ensemble)")
+    previous = result.push_history[-2] if len(result.push_history) > 1 else np.ones(members.shape[1])
+    ratios = members[:size] / previous  # 1 where step 2 does not act (events failing truth)
+    score = np.clip(np.mean(ratios / (1 + ratios), axis=0), CLIP, 1 - CLIP)
+    return previous * score / (1 - score)

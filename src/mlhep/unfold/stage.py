@@ -1,13 +1,14 @@
 """The unfolding stage: OmniFold and IBU of the Z+jet observables, uncertainties, metrics, plots."""
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import awkward as ak
 import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
+from mlhep import seeds
 from mlhep.errors import BadInputFile, EmptySelection
 from mlhep.io import atomic_path, write_json
 from mlhep.ml.data import padded_constituents
@@ -18,8 +19,9 @@ from mlhep.process.zjets import OBSERVABLES
 from mlhep.unfold.ibu import ibu, ibu_bootstrap, response_matrix
 from mlhep.unfold.metrics import bootstrap_weights, normalized_histogram, triangular_discriminator
 from mlhep.unfold.omnifold import omnifold
+from mlhep.unfold.scorecard import NEVER_UNFOLDED, Scorecard
 
-__all__ = ["ZJetsEvents", "load_events", "run_unfolding"]
+__all__ = ["ZJetsEvents", "load_events", "observable_edges", "omnifold_options", "run_unfolding", "unfold_events"]
 
 IBU_REPLICAS = 50  # bootstrap replicas of IBU (cheap: no training)
 LOG_OFFSET = 1e-3  # log(x + LOG_OFFSET) keeps x = 0 (the width of a one-particle jet) finite
@@ -29,7 +31,8 @@ LOG_OFFSET = 1e-3  # log(x + LOG_OFFSET) keeps x = 0 (the width of a one-particl
 class ZJetsEvents:
     """Observables of one Z+jets sample: (n, d) reco and truth, selection flags, generator
     weights, and what OmniFold's networks see at each level (``reco_inputs``, ``truth_inputs``):
-    the observables, some as logarithms, or the leading jet's (n, particles, 3) constituents."""
+    the observables, some as logarithms, or the leading jet's (n, particles, 3) constituents;
+    ``never``: the truth columns of NEVER_UNFOLDED that the file has, to judge the weights on."""
 
     event: np.ndarray
     reco: np.ndarray
@@ -39,6 +42,7 @@ class ZJetsEvents:
     weight: np.ndarray
     reco_inputs: np.ndarray
     truth_inputs: np.ndarray
+    never: dict = field(default_factory=dict)
 
 
 def load_events(columns_path, observables, variation="nominal", max_particles=0, log_observables=()):
@@ -56,7 +60,8 @@ def load_events(columns_path, observables, variation="nominal", max_particles=0,
         missing = [name for name in names if name not in available]
         if missing:
             raise BadInputFile(f"{columns_path}: missing columns {missing} (a Z+jets sample processed with truth?)")
-        columns = ak.from_parquet(columns_path, columns=names)
+        never = [name for name in NEVER_UNFOLDED if f"{name}_truth" in available]
+        columns = ak.from_parquet(columns_path, columns=names + [f"{name}_truth" for name in never])
     except (OSError, ValueError) as error:
         raise BadInputFile(f"{columns_path}: cannot read the Z+jets columns: {error}") from error
     get = lambda name: ak.to_numpy(columns[name])  # noqa: E731
@@ -78,6 +83,7 @@ def load_events(columns_path, observables, variation="nominal", max_particles=0,
         weight=get("weight").astype(np.float64),
         reco_inputs=inputs[0],
         truth_inputs=inputs[1],
+        never={name: get(f"{name}_truth").astype(np.float64) for name in never},
     )
     # an observable that cannot be computed for a selected jet (ln rho of a zero soft-drop mass)
     # fails that level: OmniFold needs finite features
@@ -88,13 +94,26 @@ def load_events(columns_path, observables, variation="nominal", max_particles=0,
     return events
 
 
-def _edges(observable, bins):
+def observable_edges(observable, bins):
+    """The bin edges of ``observable``: ``bins`` equal bins over its processing histogram range."""
     _, low, high = OBSERVABLES[observable]
     return np.linspace(low, high, bins + 1)
 
 
-def _omnifold_weights(sim, data, options, data_weights=None, seed=0):
-    """OmniFold of ``data`` with ``sim``, on their network inputs."""
+def omnifold_options(settings, seed):
+    """The keyword arguments of mlhep.unfold.omnifold from the ``unfolding`` config section."""
+    return {
+        "iterations": settings["iterations"],
+        "hidden": tuple(settings["hidden"]),
+        "train": TrainConfig(**{**settings["train"], "seed": seed}),
+        "ensemble": settings["ensemble"],
+        "constituents": settings.get("constituents"),
+    }
+
+
+def unfold_events(sim, data, options, data_weights=None, seed=0):
+    """OmniFold of ``data`` (ZJetsEvents) with ``sim``, on their network inputs; ``options`` from
+    omnifold_options, ``data_weights`` multiplying the data's weights (a bootstrap replica)."""
     selected = data.pass_reco
     weights = data.weight[selected] * (1.0 if data_weights is None else data_weights)
     return omnifold(sim.reco_inputs, sim.truth_inputs, data.reco_inputs[selected], sim_weights=sim.weight, data_weights=weights, pass_reco=sim.pass_reco, pass_truth=sim.pass_truth, seed=seed, **options)
@@ -108,91 +127,99 @@ def _weights_table(events, weights, path):
         table.to_parquet(tmp, index=False)
 
 
+def _all_weights(settings, sim, data, options, seed, load_variation):
+    """The nominal OmniFold result and every named set of weights of the simulated events:
+    nominal, ensemble_k (the last step with network k alone), bootstrap_k, and one per systematic."""
+    nominal = unfold_events(sim, data, options, seed=seed)
+    weights = {"nominal": nominal.weights}
+    if settings["ensemble"] > 1:
+        weights.update({f"ensemble_{k}": member for k, member in enumerate(nominal.member_weights)})
+    replicas = bootstrap_weights(int(data.pass_reco.sum()), settings["bootstrap"], seed=seed) if settings["bootstrap"] else []
+    for index, poisson in enumerate(replicas):
+        weights[f"bootstrap_{index}"] = unfold_events(sim, data, options, poisson, seed=seeds.integer("training", seed, "bootstrap", index)).weights
+    for variation in settings["systematics"]:
+        weights[variation] = unfold_events(load_variation(variation), data, options, seed=seed).weights
+    return nominal, weights
+
+
+def _observable_results(settings, column, sim, data, weights, seed, alternative=None, model_weights=None):
+    """One observable's histograms of unit sum {truth, prior, omnifold, ibu: (values, uncertainty)}
+    and the size of each uncertainty source (the sum over bins of its absolute shift)."""
+    observable = settings["observables"][column]
+    edges, selected, bootstrap = observable_edges(observable, settings["bins"]), data.pass_reco, [name for name in weights if name.startswith("bootstrap_")]
+    at_truth = lambda events, w: normalized_histogram(events.truth[events.pass_truth, column], edges, w[events.pass_truth])  # noqa: E731
+    truth, prior = at_truth(data, data.weight), at_truth(sim, sim.weight)
+    unfolded = {name: at_truth(sim, sim.weight * w) for name, w in weights.items()}
+    response = response_matrix(sim.reco[:, column], sim.truth[:, column], sim.pass_reco, sim.pass_truth, edges, sim.weight)
+    data_hist, _ = np.histogram(data.reco[selected, column], edges, weights=data.weight[selected])
+    ibu_values = ibu(data_hist, response, settings["ibu_iterations"])
+    ibu_replicas = ibu_bootstrap(data.reco[selected, column], response, data_weights=data.weight[selected], replicas=IBU_REPLICAS, seed=seed, iterations=settings["ibu_iterations"])
+    ibu_stat = np.std([r / r.sum() for r in ibu_replicas], axis=0)
+    stat = np.std([unfolded[name] for name in bootstrap], axis=0) if len(bootstrap) > 1 else np.zeros_like(prior)
+    detector = np.max([np.abs(unfolded[v] - unfolded["nominal"]) for v in settings["systematics"]], axis=0) if settings["systematics"] else np.zeros_like(prior)
+    model = np.zeros_like(prior) if alternative is None else np.abs(at_truth(alternative, alternative.weight * model_weights) - unfolded["nominal"])
+    results = {"truth": (truth, 0.0), "prior": (prior, 0.0), "omnifold": (unfolded["nominal"], np.hypot(stat, np.hypot(detector, model))), "ibu": (ibu_values / ibu_values.sum(), ibu_stat)}
+    sizes = {name: float(np.sum(values)) for name, values in (("statistical", stat), ("detector", detector), ("model", model))}
+    return edges, results, sizes
+
+
 def run_unfolding(settings, simulation_path, data_path, seed, out_dir, plot_dir, alternative_path=None):
     """Unfold the data sample's reco observables (or, with ``constituents``, its leading jets'
     constituents) with the simulation; its truth is the answer.
 
     Writes to ``out_dir``: weights.parquet (per simulated event: event number, pass_truth and
     the particle-level weights x generator weight: nominal, ensemble_k (the last step with
-    network k alone, when the ensemble has more than one), bootstrap_k and one per systematic); with ``alternative_path`` (another
-    simulation's columns) the data are unfolded with it too: its weights go to
-    model_weights.parquet (per event of that sample, column "model") and the difference of its
-    unfolded histograms to the nominal ones is the model systematic;
+    network k alone, when the ensemble has more than one), bootstrap_k and one per systematic);
+    with ``alternative_path`` (another simulation's columns) the data are unfolded with it too:
+    its weights go to model_weights.parquet (per event of that sample, column "model") and the
+    difference of its unfolded histograms to the nominal ones is the model systematic;
     unfolded.root (per observable: truth, prior, omnifold, ibu histograms of unit sum, the
-    variances holding the squared total uncertainty) and metrics.json; plots to ``plot_dir``.
+    variances holding the squared total uncertainty) and metrics.json (per observable the
+    triangular discriminators, and in the full phase space the Scorecard's figures of the
+    nominal weights: ``unfolded_never`` and ``auc_joint``); plots to ``plot_dir``.
     """
     from mlhep.unfold.plots import plot_unfolded
 
     observables = settings["observables"]
     network = settings.get("constituents")  # None: OmniFold on the observables
-    options = {
-        "iterations": settings["iterations"],
-        "hidden": tuple(settings["hidden"]),
-        "train": TrainConfig(**{**settings["train"], "seed": seed}),
-        "ensemble": settings["ensemble"],
-        "constituents": network,
-    }
+    options = omnifold_options(settings, seed)
     max_particles = network["max_particles"] if network else 0
     load = lambda path, variation="nominal": load_events(path, observables, variation, max_particles, settings["log_observables"])  # noqa: E731
     sim, data = load(simulation_path), load(data_path)
-    selected = data.pass_reco
     started = time.perf_counter()
-    nominal = _omnifold_weights(sim, data, options, seed=seed)
-    nominal_s = time.perf_counter() - started
-    weights = {"nominal": nominal.weights}
-    if settings["ensemble"] > 1:
-        weights.update({f"ensemble_{k}": member for k, member in enumerate(nominal.member_weights)})
-    replicas = bootstrap_weights(int(selected.sum()), settings["bootstrap"], seed=seed) if settings["bootstrap"] else []
-    for index, poisson in enumerate(replicas):
-        weights[f"bootstrap_{index}"] = _omnifold_weights(sim, data, options, poisson, seed=seed + 1 + index).weights
-    for variation in settings["systematics"]:
-        weights[variation] = _omnifold_weights(load(simulation_path, variation), data, options, seed=seed).weights
+    nominal, weights = _all_weights(settings, sim, data, options, seed, lambda variation: load(simulation_path, variation))
     _weights_table(sim, weights, f"{out_dir}/weights.parquet")
-    alternative = None if alternative_path is None else load(alternative_path)
-    if alternative is not None:
-        model_weights = _omnifold_weights(alternative, data, options, seed=seed).weights
+    alternative = model_weights = None
+    if alternative_path is not None:
+        alternative = load(alternative_path)
+        model_weights = unfold_events(alternative, data, options, seed=seed).weights
         _weights_table(alternative, {"model": model_weights}, f"{out_dir}/model_weights.parquet")
-
+    omnifold_s = time.perf_counter() - started
     metrics, uncertainties, hists = {}, {}, {}
     for column, observable in enumerate(observables):
-        edges = _edges(observable, settings["bins"])
-        at_truth = lambda values, w: normalized_histogram(values[sim.pass_truth, column], edges, w[sim.pass_truth])  # noqa: E731
-        truth = normalized_histogram(data.truth[data.pass_truth, column], edges, data.weight[data.pass_truth])
-        prior = at_truth(sim.truth, sim.weight)
-        unfolded = {name: at_truth(sim.truth, sim.weight * w) for name, w in weights.items()}
-        response = response_matrix(sim.reco[:, column], sim.truth[:, column], sim.pass_reco, sim.pass_truth, edges, sim.weight)
-        data_hist, _ = np.histogram(data.reco[selected, column], edges, weights=data.weight[selected])
-        ibu_values = ibu(data_hist, response, settings["ibu_iterations"])
-        ibu_replicas = ibu_bootstrap(data.reco[selected, column], response, data_weights=data.weight[selected], replicas=IBU_REPLICAS, seed=seed, iterations=settings["ibu_iterations"])
-        ibu_values = ibu_values / ibu_values.sum()
-        ibu_stat = np.std([r / r.sum() for r in ibu_replicas], axis=0)
-        stat = np.std([unfolded[f"bootstrap_{k}"] for k in range(len(replicas))], axis=0) if len(replicas) > 1 else np.zeros_like(prior)
-        detector = np.max([np.abs(unfolded[v] - unfolded["nominal"]) for v in settings["systematics"]], axis=0) if settings["systematics"] else np.zeros_like(prior)
-        model = np.zeros_like(prior)
-        if alternative is not None:
-            at = alternative.pass_truth
-            model = np.abs(normalized_histogram(alternative.truth[at, column], edges, (alternative.weight * model_weights)[at]) - unfolded["nominal"])
-        syst = np.hypot(detector, model)
-        results = {"truth": (truth, 0.0), "prior": (prior, 0.0), "omnifold": (unfolded["nominal"], np.hypot(stat, syst)), "ibu": (ibu_values, ibu_stat)}
+        edges, results, uncertainties[observable] = _observable_results(settings, column, sim, data, weights, seed, alternative, model_weights)
         for name, (values, uncertainty) in results.items():
             histogram = new_hist(observable, settings["bins"], edges[0], edges[-1])
             histogram.view().value = values
             histogram.view().variance = np.broadcast_to(np.square(uncertainty), values.shape)
             hists[("unfolded", observable, name)] = histogram
-        metrics[observable] = {name: triangular_discriminator(results[name][0], truth) for name in ("omnifold", "ibu", "prior")}
-        # each source's size: the sum over bins of its absolute shift of the unit-sum histogram
-        uncertainties[observable] = {name: float(np.sum(values)) for name, values in (("statistical", stat), ("detector", detector), ("model", model))}
+        metrics[observable] = {name: triangular_discriminator(results[name][0], results["truth"][0]) for name in ("omnifold", "ibu", "prior")}
         plot_unfolded(edges, results, observable, f"{plot_dir}/{observable}")
     write_hists(hists, f"{out_dir}/unfolded.root")
+    card = Scorecard(sim, data, observables, {o: observable_edges(o, settings["bins"]) for o in observables}, settings["ibu_iterations"], seed)
+    full = card.judge(nominal.weights)
     summary = {
         "observables": metrics,
         "uncertainties": uncertainties,
+        "unfolded_never": full["unfolded_never"],
+        "auc_joint": full["auc_joint"],
         "iterations": settings["iterations"],
         "seconds_per_iteration": float(np.mean(nominal.seconds_per_iteration)),
-        "nominal_s": nominal_s,
-        "omnifold_runs": 1 + len(replicas) + len(settings["systematics"]) + (alternative is not None),
+        "nominal_s": float(np.sum(nominal.seconds_per_iteration)),
+        "omnifold_s": omnifold_s,
+        "omnifold_runs": len(weights) - (settings["ensemble"] if settings["ensemble"] > 1 else 0) + (alternative is not None),
         "simulation_events": int(len(sim.event)),
-        "data_events": int(selected.sum()),
+        "data_events": int(data.pass_reco.sum()),
     }
     write_json(summary, f"{out_dir}/metrics.json")
     return summary

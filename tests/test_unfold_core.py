@@ -1,0 +1,284 @@
+"""The unfolding core without training: OmniFold with an exact binned density ratio is IBU
+(arXiv:1911.09107, Sec. 3), IBU's response and iterations on hand-sized examples, and the
+figures of merit. Fast tests that pin the numbers the mutation tests of issue 26 probe."""
+
+import importlib
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from mlhep import seeds
+from mlhep.errors import EmptySelection, InvalidConfig
+from mlhep.ml.training import TrainConfig
+from mlhep.unfold import bootstrap_weights, ibu, ibu_bootstrap, normalized_histogram, omnifold, response_matrix, triangular_discriminator
+
+omnifold_module = importlib.import_module("mlhep.unfold.omnifold")  # the package exports the function of that name
+
+EDGES = np.linspace(-3.0, 3.0, 13)
+
+
+class BinnedRatio:
+    """Stands in for mlhep.ml.ratio.DensityRatio: the exact class-balanced ratio
+    p_num / p_den of the first feature on the bins EDGES, from the weighted counts. With it,
+    OmniFold's two steps are the two halves of an IBU iteration."""
+
+    made = []
+
+    def __init__(self, *, hidden, ensemble, train, clip, seed, constituents):
+        BinnedRatio.made.append({"hidden": hidden, "ensemble": ensemble, "train_seed": train.seed, "seed": seed, "clip": clip})
+        self.ensemble = ensemble
+
+    def fit(self, numerator, reference, w_numerator, w_reference, progress=False):
+        x = numerator[:, 0]
+        num = np.histogram(x, EDGES, weights=w_numerator)[0]
+        den = np.histogram(x if reference is None else reference[:, 0], EDGES, weights=w_reference)[0]
+        self.table = np.divide(num / num.sum(), den / den.sum(), out=np.zeros(len(num)), where=den > 0)
+        self.classifier = SimpleNamespace(history=[{"epochs": 0}])
+        return self
+
+    def ratio(self, X):
+        return self.table[np.searchsorted(EDGES, X[:, 0], side="right") - 1]
+
+    def member_ratios(self, X):
+        return np.repeat(self.ratio(X)[None], self.ensemble, axis=0)
+
+
+@pytest.fixture
+def binned(monkeypatch):
+    BinnedRatio.made = []
+    monkeypatch.setattr(omnifold_module, "DensityRatio", BinnedRatio)
+    return BinnedRatio
+
+
+def _toy(rng, n, mean, sigma, efficiency=False, fakes=0.0):
+    """Truth N(mean, sigma), reco = truth + N(0, 0.6), both inside EDGES; with ``efficiency`` an
+    event passes reco with probability 0.55 + 0.35 tanh(truth); ``fakes`` x n reco-only events."""
+    truth = np.clip(rng.normal(mean, sigma, n), -2.99, 2.99)
+    reco = np.clip(truth + rng.normal(0, 0.6, n), -2.99, 2.99)
+    pass_reco = rng.random(n) < 0.55 + 0.35 * np.tanh(truth) if efficiency else np.ones(n, bool)
+    n_fakes = int(fakes * n)
+    return {
+        "truth": np.concatenate([truth, np.full(n_fakes, np.nan)]),
+        "reco": np.concatenate([np.where(pass_reco, reco, np.nan), rng.uniform(-2.99, 2.99, n_fakes)]),
+        "pass_reco": np.concatenate([pass_reco, np.ones(n_fakes, bool)]),
+        "pass_truth": np.concatenate([np.ones(n, bool), np.zeros(n_fakes, bool)]),
+    }
+
+
+def _shape(counts):
+    return counts / counts.sum()
+
+
+@pytest.mark.parametrize("iterations", [1, 3])
+def test_omnifold_with_an_exact_binned_ratio_is_ibu(binned, iterations):
+    """Without fakes, binned OmniFold's truth spectrum after n iterations is IBU's after n
+    iterations, bin for bin, with an efficiency, generator weights and data weights."""
+    rng = np.random.default_rng(21)
+    sim, data = _toy(rng, 6000, 0.0, 1.0, efficiency=True), _toy(rng, 3000, 0.4, 0.8, efficiency=True)
+    generator = rng.uniform(0.5, 1.5, len(sim["truth"]))
+    observed = data["reco"][data["pass_reco"]]
+    data_weights = rng.poisson(1.0, len(observed)).astype(float)
+    train = TrainConfig(epochs=1)
+    result = omnifold(sim["reco"], sim["truth"], observed, sim_weights=generator, data_weights=data_weights,
+                      pass_reco=sim["pass_reco"], pass_truth=sim["pass_truth"], iterations=iterations, hidden=(5,), train=train, ensemble=2, seed=9)
+    response = response_matrix(sim["reco"], sim["truth"], sim["pass_reco"], sim["pass_truth"], EDGES, weights=generator)
+    reference = ibu(np.histogram(observed, EDGES, weights=data_weights)[0], response, iterations=iterations, fakes="fraction")
+    unfolded = np.histogram(sim["truth"], EDGES, weights=generator * result.weights)[0]
+    np.testing.assert_allclose(_shape(unfolded), _shape(reference), rtol=1e-9, atol=1e-12)
+    # and it moved: the prior is far from the answer
+    assert triangular_discriminator(response.truth, reference) > 10
+    # the bookkeeping: histories, members, seeds of every network
+    assert result.push_history.shape == result.pull_history.shape == (iterations, len(sim["truth"]))
+    np.testing.assert_array_equal(result.push_history[-1], result.weights)
+    np.testing.assert_array_equal(result.pull_history[-1], result.step1_weights)
+    np.testing.assert_allclose(result.member_weights, np.repeat(result.weights[None], 2, axis=0), rtol=1e-12)
+    assert len(result.seconds_per_iteration) == iterations and all(s >= 0 for s in result.seconds_per_iteration)
+    assert [sorted(h) for h in result.histories] == [["step1", "step2"]] * iterations
+    expected_seeds = [seeds.integer("training", 9, n, step) for n in range(iterations) for step in (1, 2)]
+    assert [m["seed"] for m in binned.made] == [m["train_seed"] for m in binned.made] == expected_seeds
+    assert all(m["hidden"] == (5,) and m["ensemble"] == 2 and m["clip"] == omnifold_module.CLIP for m in binned.made)
+    # an event that fails reco keeps its push weight in the pull step
+    failed = ~sim["pass_reco"]
+    previous = result.push_history[-2] if iterations > 1 else np.ones(len(failed))
+    np.testing.assert_array_equal(result.step1_weights[failed], previous[failed])
+
+
+def test_binned_omnifold_with_fakes_is_ibu_on_the_simulated_purity_in_its_first_iteration(binned):
+    """Fakes keep push weight 1; in the first iteration the pull step scales every reco bin by
+    data / simulation, fakes included: IBU with the data scaled by the simulated purity."""
+    rng = np.random.default_rng(22)
+    sim, data = _toy(rng, 6000, 0.0, 1.0, efficiency=True, fakes=0.15), _toy(rng, 3000, 0.3, 0.9, efficiency=True, fakes=0.15)
+    observed = data["reco"][data["pass_reco"]]
+    result = omnifold(sim["reco"], sim["truth"], observed, pass_reco=sim["pass_reco"], pass_truth=sim["pass_truth"], iterations=1)
+    response = response_matrix(sim["reco"], sim["truth"], sim["pass_reco"], sim["pass_truth"], EDGES)
+    reference = ibu(np.histogram(observed, EDGES)[0], response, iterations=1, fakes="fraction")
+    unfolded = np.histogram(sim["truth"], EDGES, weights=result.weights)[0]
+    np.testing.assert_allclose(_shape(unfolded), _shape(reference), rtol=1e-9, atol=1e-12)
+    fakes = ~sim["pass_truth"]
+    assert np.all(result.weights[fakes] == 1.0)
+    assert not np.allclose(result.step1_weights[fakes], 1.0)  # their pull weights follow the data
+
+
+def test_omnifold_refuses_empty_or_inconsistent_inputs(binned):
+    x = np.linspace(-1, 1, 50)
+    with pytest.raises(EmptySelection, match="no data events"):
+        omnifold(x, x, x, data_weights=np.zeros(50))
+    with pytest.raises(EmptySelection, match="passes both pass_truth and pass_reco"):
+        omnifold(x, x, x, pass_reco=np.arange(50) < 25, pass_truth=np.arange(50) >= 25)
+    with pytest.raises(EmptySelection, match="passes pass_truth"):
+        omnifold(x, x, x, pass_truth=np.zeros(50, bool))
+    with pytest.raises(InvalidConfig, match="need iterations >= 1 and ensemble >= 1, got 0 and 1"):
+        omnifold(x, x, x, iterations=0)
+    with pytest.raises(InvalidConfig, match="got 4 and 0"):
+        omnifold(x, x, x, ensemble=0)
+    with pytest.raises(InvalidConfig, match=r"sim_weights must be finite with shape \(50,\)"):
+        omnifold(x, x, x, sim_weights=np.ones(49))
+    with pytest.raises(InvalidConfig, match="sim_weights must be finite"):
+        omnifold(x, x, x, sim_weights=np.full(50, np.nan))
+    with pytest.raises(InvalidConfig, match=r"sim_truth has non-finite features in 1 of 50 selected rows \(mark them failing with pass_truth\)"):
+        omnifold(x, np.where(np.arange(50) == 3, np.nan, x), x)
+    with pytest.raises(EmptySelection, match="non-positive sum of weights"):
+        omnifold(x, x, x, sim_weights=np.zeros(50))
+    assert binned.made == []  # nothing was trained on bad input
+    # NaN rows that fail their level are fine, and a failing reco row keeps its push weight
+    result = omnifold(np.where(np.arange(50) < 5, np.nan, x), x, x, pass_reco=np.arange(50) >= 5, iterations=1)
+    assert np.all(np.isfinite(result.weights)) and np.all(result.step1_weights[:5] == 1.0)
+
+
+def test_response_of_a_hand_made_sample():
+    """Five events by hand: an event outside the edges fails its level, a NaN fails, fakes
+    pass reco only; efficiency, fake fraction and smearing follow."""
+    edges = [0.0, 1.0, 2.0]
+    reco = np.array([0.5, 1.5, 1.5, 0.5, 5.0, 0.2])
+    truth = np.array([0.5, 0.5, 1.5, np.nan, 1.5, -1.0])
+    pass_reco = np.array([True, True, True, True, True, True])
+    pass_truth = np.array([True, True, True, False, True, True])
+    weights = np.array([1.0, 2.0, 3.0, 4.0, 5.0, 6.0])
+    response = response_matrix(reco, truth, pass_reco, pass_truth, edges, weights=weights)
+    np.testing.assert_array_equal(response.migration, [[1.0, 0.0], [2.0, 3.0]])
+    np.testing.assert_array_equal(response.truth, [3.0, 8.0])  # the reco 5.0 event is undetected
+    np.testing.assert_array_equal(response.reco, [11.0, 5.0])
+    np.testing.assert_array_equal(response.fakes, [10.0, 0.0])  # NaN truth and truth outside the edges
+    np.testing.assert_allclose(response.efficiency, [1.0, 3.0 / 8.0])
+    np.testing.assert_allclose(response.fake_fraction, [10.0 / 11.0, 0.0])
+    np.testing.assert_allclose(response.smearing, [[1 / 3, 0.0], [2 / 3, 3 / 8]])
+    # the last edge is exclusive, the first inclusive; separate truth edges
+    response = response_matrix([0.0, 2.0], [0.0, 0.0], [True, True], [True, True], edges, truth_bins=[0.0, 3.0])
+    assert response.migration.shape == (2, 1) and response.reco.tolist() == [1.0, 0.0] and response.fakes.tolist() == [0.0, 0.0]
+    for bad in ([0.0], [0.0, 0.0], [[0.0, 1.0]]):
+        with pytest.raises(InvalidConfig, match="bins must be at least two increasing edges"):
+            response_matrix(reco, truth, pass_reco, pass_truth, bad)
+    with pytest.raises(InvalidConfig, match="truth_bins must be"):
+        response_matrix(reco, truth, pass_reco, pass_truth, edges, truth_bins=[1.0, 0.0])
+    with pytest.raises(EmptySelection, match="no simulated event passes reco"):
+        response_matrix(reco, truth, np.zeros(6, bool), pass_truth, edges)
+    with pytest.raises(EmptySelection, match="no simulated event passes reco"):
+        response_matrix(reco, truth, pass_reco, np.zeros(6, bool), edges)
+    with pytest.raises(InvalidConfig, match=r"pass_truth has shape \(5,\)"):
+        response_matrix(reco, truth, pass_reco, pass_truth[:5], edges)
+
+
+def _two_by_two():
+    """A 2 x 2 response: 100 true events per bin, of which 70 + 10 (bin 0) and 10 + 50 (bin 1)
+    are reconstructed in bins 0 + 1 (efficiencies 80 % and 60 %), and 20 + 10 fakes."""
+    reco = np.r_[np.full(70, 0.5), np.full(10, 1.5), np.full(20, np.nan), np.full(10, 0.5), np.full(50, 1.5), np.full(40, np.nan), np.full(20, 0.5), np.full(10, 1.5)]
+    truth = np.r_[np.full(100, 0.5), np.full(100, 1.5), np.full(30, np.nan)]
+    return response_matrix(reco, truth, np.isfinite(reco), np.isfinite(truth), [0.0, 1.0, 2.0])
+
+
+def test_ibu_by_hand_on_a_two_by_two_response():
+    response = _two_by_two()
+    np.testing.assert_allclose(response.efficiency, [0.8, 0.6])
+    np.testing.assert_allclose(response.fakes, [20.0, 10.0])
+    data = np.array([120.0, 90.0])
+    smearing = np.array([[0.7, 0.1], [0.1, 0.5]])
+    # fakes="fraction", one iteration, D'Agostini's formula written out
+    prior = np.array([100.0, 100.0])
+    signal = data * (1 - response.fakes / response.reco)
+    posterior = smearing * prior / (smearing @ prior)[:, None]
+    expected = posterior.T @ signal / np.array([0.8, 0.6])
+    np.testing.assert_allclose(ibu(data, response, 1, fakes="fraction"), expected, rtol=1e-12)
+    # fakes="rate": the prior scaled to the data, then the expected fakes subtracted
+    fakes_per_event = response.fakes / 200.0
+    scaled = prior * data.sum() / (smearing @ prior + fakes_per_event * 200.0).sum()
+    signal = np.clip(data - fakes_per_event * scaled.sum(), 0, None)
+    posterior = smearing * scaled / (smearing @ scaled)[:, None]
+    np.testing.assert_allclose(ibu(data, response, 1), posterior.T @ signal / np.array([0.8, 0.6]), rtol=1e-12)
+    # a prior's normalization does not matter, its shape does
+    np.testing.assert_allclose(ibu(data, response, 2, prior=[1.0, 3.0]), ibu(data, response, 2, prior=[10.0, 30.0]), rtol=1e-12)
+    np.testing.assert_allclose(ibu(data, response, 2, prior=[1.0, 3.0], fakes="fraction"), ibu(data, response, 2, prior=[2.0, 6.0], fakes="fraction"), rtol=1e-12)
+    assert not np.allclose(ibu(data, response, 1, prior=[1.0, 3.0]), ibu(data, response, 1))
+    # many iterations converge to the inverse of the folding: fold(unfolded) + fakes = data
+    converged = ibu(data, response, 2000)
+    np.testing.assert_allclose(smearing @ converged + fakes_per_event * converged.sum(), data, rtol=1e-6)
+    # data exactly below the expected fakes: nothing left to unfold in that bin
+    assert ibu(np.array([0.0, 90.0]), response, 1)[0] < ibu(np.array([60.0, 90.0]), response, 1)[0]
+    for kwargs, message in (
+        ({"iterations": 0}, "iterations >= 1, got 0"),
+        ({"fakes": "ratio"}, "fakes must be 'rate' or 'fraction'"),
+        ({"prior": [1.0, -1.0]}, "prior must be non-negative"),
+        ({"prior": [0.0, 0.0]}, "not all zero"),
+        ({"prior": [1.0, 1.0, 1.0]}, "with 2 truth bins"),
+    ):
+        with pytest.raises(InvalidConfig, match=message):
+            ibu(data, response, **kwargs)
+
+
+def test_ibu_bootstrap_unfolds_each_poisson_replica():
+    response = _two_by_two()
+    rng = np.random.default_rng(5)
+    observed = np.r_[rng.uniform(0, 1, 120), rng.uniform(1, 2, 90), [5.0]]  # one event outside the edges
+    weights = rng.uniform(0.5, 2.0, len(observed))
+    replicas = ibu_bootstrap(observed, response, data_weights=weights, replicas=4, seed=3, iterations=2)
+    draws = bootstrap_weights(len(observed), 4, 3)
+    for replica, draw in zip(replicas, draws):
+        expected = ibu(np.histogram(observed, [0.0, 1.0, 2.0], weights=weights * draw)[0], response, 2)
+        np.testing.assert_allclose(replica, expected, rtol=1e-12)
+    assert replicas.shape == (4, 2) and not np.allclose(replicas[0], replicas[1])
+    fraction = ibu_bootstrap(observed, response, replicas=2, seed=3, iterations=1, prior=[1.0, 2.0], fakes="fraction")
+    expected = ibu(np.histogram(observed, [0.0, 1.0, 2.0], weights=bootstrap_weights(len(observed), 2, 3)[1])[0], response, 1, [1.0, 2.0], "fraction")
+    np.testing.assert_allclose(fraction[1], expected, rtol=1e-12)
+    with pytest.raises(InvalidConfig, match=r"\(3,\) data_weights for \(211,\) events"):
+        ibu_bootstrap(observed, response, data_weights=np.ones(3))
+
+
+def test_figures_of_merit_by_hand():
+    # p = (0.2, 0.8, 0), q = (0.5, 0.25, 0.25): 1/2 (0.09 / 0.7 + 0.3025 / 1.05 + 0.0625 / 0.25) 1e3
+    expected = 0.5 * (0.09 / 0.7 + 0.3025 / 1.05 + 0.0625 / 0.25) * 1e3
+    assert triangular_discriminator([1.0, 4.0, 0.0], [2.0, 1.0, 1.0]) == pytest.approx(expected, rel=1e-12)
+    assert triangular_discriminator([2.0, 1.0, 1.0], [1.0, 4.0, 0.0]) == pytest.approx(expected, rel=1e-12)  # symmetric
+    for bad in ([-1.0, 2.0], [np.inf, 1.0], [np.nan, 1.0]):
+        with pytest.raises(InvalidConfig, match="^triangular_discriminator: histograms must be finite and non-negative$"):
+            triangular_discriminator(bad, [1.0, 1.0])
+        with pytest.raises(InvalidConfig, match="finite and non-negative"):
+            triangular_discriminator([1.0, 1.0], bad)
+    for empty in (([1.0, 2.0], [0.0, 0.0]), ([0.0, 0.0], [1.0, 2.0])):
+        with pytest.raises(EmptySelection, match="^triangular_discriminator: an empty histogram has no shape to compare$"):
+            triangular_discriminator(*empty)
+    with pytest.raises(InvalidConfig, match=r"^triangular_discriminator: histograms of different shapes \(2,\) and \(3,\)$"):
+        triangular_discriminator([1.0, 2.0], [1.0, 2.0, 3.0])
+    np.testing.assert_allclose(normalized_histogram([0.5, 1.5, 1.5, 2.5, np.nan], [0, 1, 2], weights=[3.0, 1.0, 0.5, 9.0, 1.0]), [3.0 / 4.5, 1.5 / 4.5])
+    np.testing.assert_allclose(normalized_histogram([0.5, 1.5], [0, 1, 2], weights=[0.1, 0.3]), [0.25, 0.75])  # a total below one event
+    with pytest.raises(EmptySelection, match=r"no weight inside the edges \[0, 2\]"):
+        normalized_histogram([5.0, 7.0], [0, 1, 2])
+    with pytest.raises(InvalidConfig, match=r"\(2,\) weights for \(3,\) values"):
+        normalized_histogram([0.5, 1.5, 1.5], [0, 1, 2], weights=[1.0, 1.0])
+    # Poisson(1) draws of the "bootstrap" stream: seeded, independent between replicas and seeds
+    draws = bootstrap_weights(4000, 3, seed=2)
+    np.testing.assert_array_equal(draws, seeds.generator("bootstrap", 2).poisson(1.0, size=(3, 4000)).astype(float))
+    assert draws.dtype == np.float64 and not np.array_equal(draws, bootstrap_weights(4000, 3, seed=3))
+    assert bootstrap_weights(1, 1).shape == (1, 1)
+    np.testing.assert_array_equal(bootstrap_weights(20, 2), seeds.generator("bootstrap", 0).poisson(1.0, size=(2, 20)))  # seed 0 by default
+    for n, replicas in ((0, 1), (1, 0)):
+        with pytest.raises(InvalidConfig, match=f"n={n}, replicas={replicas}"):
+            bootstrap_weights(n, replicas)
+
+
+def test_ibu_closed_form_oracles_are_both_there():
+    """test_unfold's loop over the oracle's checks would pass on an empty dict: both are present."""
+    from mlhep.bench.oracles import ibu_two_bins
+
+    checks = ibu_two_bins()
+    assert set(checks) == {"ibu_converged", "ibu_one_iteration"}
+    assert all(check["pass"] and check["abs_diff"] <= check["tolerance"] for check in checks.values())
