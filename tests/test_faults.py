@@ -14,6 +14,7 @@ from pathlib import Path
 
 import awkward as ak
 import numpy as np
+import pandas as pd
 import pytest
 import uproot
 from conftest import ROOT, nanoaod_branches, write_events
@@ -335,6 +336,24 @@ def test_a_bad_columns_file_is_named_by_the_stages_that_read_it(columns_file, tm
     with pytest.raises(BadInputFile, match=re.escape(str(bad))):
         read_columns(bad, ["mjj", "mj1"])
     assert sorted(p.name for p in tmp_path.iterdir()) == ([] if fault == "missing_file" else [bad.name])
+
+
+def test_columns_written_by_pandas_read_as_plain_arrays_and_nulls_are_named(tmp_path):
+    """Fault: a columns file from another writer (pandas marks every field nullable and writes
+    NaN as null). Expected: plain numeric columns, never masked arrays whose masks numpy's
+    quantile and histogram ignore; a null float is NaN (for the stages' NaN checks), a null
+    integer a BadInputFile naming the file and the column."""
+    from mlhep.columns import read_columns
+
+    good, bad = tmp_path / "good.parquet", tmp_path / "bad.parquet"
+    pd.DataFrame({"mjj": [3000.0, np.nan], "event": [1, 2]}).to_parquet(good)
+    pd.DataFrame({"mjj": [3000.0, 3100.0], "event": pd.array([1, None], dtype="Int64")}).to_parquet(bad)
+    columns = read_columns(good, ["mjj", "event"])
+    mjj = ak.to_numpy(columns["mjj"])
+    assert not isinstance(mjj, np.ma.MaskedArray) and mjj[0] == 3000.0 and np.isnan(mjj[1])
+    assert ak.to_numpy(columns["event"]).dtype == np.int64
+    with pytest.raises(BadInputFile, match=rf"{re.escape(str(bad))}: column 'event' has 1 missing value"):
+        read_columns(bad, ["mjj", "event"])
 
 
 def test_every_stage_reads_processed_columns_through_one_reader():
