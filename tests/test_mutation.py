@@ -3,6 +3,7 @@ it, the counts and score of a module, accepted equivalent mutants and stale ones
 selections of every mutated module. mutmut itself runs only in `make mutation`."""
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -87,6 +88,9 @@ def test_every_listed_module_has_tests_and_every_equivalent_a_reason():
         for name, entry in entries.items():
             assert name.startswith(prefix) and "__mutmut_" in name, name
             assert set(entry) == {"mutated", "reason"} and entry["reason"].strip() and entry["mutated"].strip(), name
+    # an unquoted " #" starts a YAML comment: the listed line would lose its end and never match
+    unquoted_comment = [line for line in EQUIVALENTS.read_text().splitlines() if re.match(r"\s*mutated: [^'\"].* #", line)]
+    assert not unquoted_comment, unquoted_comment
 
 
 def test_the_selected_tests_exist():
