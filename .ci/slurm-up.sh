@@ -4,7 +4,9 @@
 # returns at once when `sinfo` already answers. Accounting runs through slurmdbd and MariaDB:
 # `sacct` is the executor plugin's default way to poll jobs (with accounting_storage/none it fails
 # and Snakemake waits forever), and the tests read each job's allocation from it. The node
-# declares one GPU (File=/dev/null), so that the profile's GPU requests schedule on a CPU-only node.
+# declares two GPUs (files /dev/null and /dev/zero), so that the profile's GPU requests schedule on a CPU-only
+# node two at a time, and the profile's memory requests (sized for the default analysis) as if
+# it had 64 GB: slurmd takes the declared node over what it detects (config_overrides).
 # Partition: $SLURM_UP_PARTITION (default "debug", the default partition).
 set -euo pipefail
 partition=${SLURM_UP_PARTITION:-debug}
@@ -25,8 +27,8 @@ mkdir -p /etc/slurm /var/spool/slurmctld /var/spool/slurmd /var/log/slurm /run/m
 chown munge:munge /run/munge
 chown mysql:mysql /run/mysqld
 
-# the node as slurmd sees it (CPUs, sockets, cores, memory), with one GPU
-hardware=$(slurmd -C | head -1)
+# the node as slurmd sees it (CPUs, sockets, cores), with 64 GB and two GPUs
+hardware=$(slurmd -C | head -1 | sed 's/RealMemory=[0-9]*/RealMemory=64000/')
 cat > /etc/slurm/slurm.conf <<EOF
 ClusterName=mlhep
 SlurmctldHost=$node
@@ -51,10 +53,11 @@ SlurmdPidFile=/run/slurmd.pid
 ReturnToService=2
 MinJobAge=300
 SchedulerParameters=sched_interval=2
-$hardware Gres=gpu:1 State=UNKNOWN
+SlurmdParameters=config_overrides
+$hardware Gres=gpu:2 State=UNKNOWN
 PartitionName=$partition Nodes=$node Default=YES MaxTime=INFINITE State=UP
 EOF
-echo "NodeName=$node Name=gpu File=/dev/null" > /etc/slurm/gres.conf
+printf "NodeName=$node Name=gpu File=%s\n" /dev/null /dev/zero > /etc/slurm/gres.conf
 cat > /etc/slurm/slurmdbd.conf <<EOF
 AuthType=auth/munge
 DbdHost=localhost

@@ -1,18 +1,32 @@
-"""Shared fixtures: the repository's configs and small generated samples."""
+"""Shared fixtures: the repository's configs, small generated samples, real CMS NanoAOD files and
+the mini DAG's run (started at the beginning of the session, beside the other tests)."""
 
 import copy
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import awkward as ak
 import numpy as np
+import psutil
 import pytest
 import uproot
 import yaml
+from filelock import FileLock
 from snakemake.utils import update_config
 
 from mlhep.generate import SampleSpec, generate_shard
 
 ROOT = Path(__file__).resolve().parents[1]
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # the workers (and the mini run beside them) share the cores: torch's and xgboost's thread
+    # pools, one per worker, would each spin on all of them (a 15 s test took 200 s)
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
 @pytest.fixture(scope="module")
@@ -37,6 +51,15 @@ def load_config(*names):
 @pytest.fixture
 def config():
     return load_config("config.yaml", "mini.yaml")
+
+
+def snakemake_mini(workdir, *args, cores=2):
+    """`snakemake --cores 2 --configfile config/mini.yaml ARGS` in ``workdir``; its output, after
+    checking that it succeeded."""
+    command = [sys.executable, "-m", "snakemake", "--cores", str(cores), "--configfile", "config/mini.yaml", *args]
+    result = subprocess.run(command, cwd=workdir, capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result.stdout + result.stderr
 
 
 def generate(config, sample, events, path, shard=0):
@@ -82,14 +105,14 @@ NANOAOD_SAMPLES = ("nano_dy.root", "nano_tt_v12.root", "pfnano.root")
 def cms_nanoaod():
     """Real CMS NanoAOD files from coffea's source distribution on PyPI, fetched once into
     tests/.samples (git-ignored): {name: path}."""
-    import subprocess
-    import sys
     import tarfile
     import tempfile
 
     folder = ROOT / "tests" / ".samples"
-    if not all((folder / name).exists() for name in NANOAOD_SAMPLES):
-        folder.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(parents=True, exist_ok=True)
+    with FileLock(folder / ".fetch.lock"):  # xdist workers: one fetches, the others wait for it
+        if all((folder / name).exists() for name in NANOAOD_SAMPLES):
+            return {name: folder / name for name in NANOAOD_SAMPLES}
         with tempfile.TemporaryDirectory() as tmp:
             subprocess.run(
                 [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary", ":all:", f"coffea=={COFFEA_VERSION}", "-d", tmp],
@@ -100,6 +123,71 @@ def cms_nanoaod():
                     member = archive.getmember(f"coffea-{COFFEA_VERSION}/tests/samples/{name}")
                     (folder / name).write_bytes(archive.extractfile(member).read())
     return {name: folder / name for name in NANOAOD_SAMPLES}
+
+# the mini DAG, run once per session beside the other tests (tests/mini_run.py)
+MINI_RUN_TIMEOUT = 2400
+
+
+def _shared_folder(tmp_path_factory):
+    """The session's temporary folder that every xdist worker sees (each has its own below it)."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _mini_run_in_background(request, tmp_path_factory):
+    """Starts the mini DAG when the session has a test of it: its jobs run while the other tests
+    do. One xdist worker starts it and, at its end, waits for it; ``mini_run`` waits for its record."""
+    if not any("workflow_run" in item.fixturenames or "mini_run" in item.fixturenames for item in request.session.items):
+        yield
+        return
+    folder = _shared_folder(tmp_path_factory) / "mini_run"
+    process = None
+    with FileLock(f"{folder}.lock"):
+        if not folder.exists():
+            folder.mkdir()
+            command = [sys.executable, str(ROOT / "tests" / "mini_run.py"), str(folder / "workflow"), str(folder / "record.json")]
+            with open(folder / "mini_run.log", "w") as log:
+                process = subprocess.Popen(command, cwd=ROOT / "tests", stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            (folder / "pid").write_text(str(process.pid))
+    yield
+    if process is None:
+        return
+    try:
+        if not (request.session.shouldfail or request.session.shouldstop):
+            process.wait()
+    finally:
+        if process.poll() is None:  # the session stops early, or is interrupted while waiting: so does the run
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait()
+
+
+def _alive(pid):
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+@pytest.fixture(scope="session")
+def mini_run(tmp_path_factory):
+    """(workdir, record) of the mini DAG's run once it has finished (see tests/mini_run.py)."""
+    folder = _shared_folder(tmp_path_factory) / "mini_run"
+    record, deadline = folder / "record.json", time.monotonic() + MINI_RUN_TIMEOUT
+    while not record.exists():
+        log = (folder / "mini_run.log").read_text()[-3000:]
+        assert _alive(int((folder / "pid").read_text())) or record.exists(), f"the mini run ended without a record: {log}"
+        assert time.monotonic() < deadline, f"the mini run took over {MINI_RUN_TIMEOUT} s: {log}"
+        time.sleep(1)
+    outcome = json.loads(record.read_text())
+    assert outcome["returncode"] == 0, outcome["output"]
+    return folder / "workflow", outcome
+
+
+@pytest.fixture(scope="session")
+def workflow_run(mini_run):
+    """The folder of the finished mini DAG."""
+    return mini_run[0]
 
 
 # writing deliberately damaged NanoAOD files (the fault matrix, processing tests)

@@ -2,7 +2,7 @@
 environment file resolved from where Snakemake copies it, docs/SLURM.md as its generator writes
 it, README's cluster commands, and, where a SLURM cluster answers (CI starts one with
 .ci/slurm-up.sh), coffea's dask executor on a dask-jobqueue SLURMCluster. The mini DAG itself
-runs through SLURM in test_workflow.py (its second run from scratch), with ``run_on_slurm``."""
+runs through SLURM (tests/mini_run.py, with ``run_on_slurm``) for the tests of test_workflow.py."""
 
 import hashlib
 import importlib.util

@@ -32,7 +32,7 @@ from mlhep.stats import (
 )
 from mlhep.stats.fit import free_poi_bounds
 
-BINNING = (20, 1000.0, 3000.0)  # mjj [GeV]
+BINNING = (10, 1000.0, 3000.0)  # mjj [GeV]; few bins keep the limit scans (a numerical gradient per nuisance parameter) quick
 
 
 def _templates(mjj, total, rng):

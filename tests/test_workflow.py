@@ -1,59 +1,36 @@
-"""The whole Snakemake DAG on config/mini.yaml: outputs, nothing left to do, targeted reruns,
-identical outputs from scratch, a killed job redone, bad input stopped with the file named."""
+"""The whole Snakemake DAG on config/mini.yaml (through SLURM where a cluster answers; run beside
+the other tests, see conftest.py): outputs, nothing left to do, targeted reruns, every stage
+rebuilt locally identical to the run, the report, the reference checks. Jobs run in folders of
+their own are in test_workflow_jobs.py."""
 
 import json
 import re
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import awkward as ak
 import numpy as np
 import pandas as pd
-import psutil
 import pyhf
 import pytest
 import uproot
 
 from snakemake.utils import validate
 
-from conftest import ROOT, load_config
-from mlhep.manifest import NOT_BIT_IDENTICAL, compare_manifests, content_sha256
+from conftest import ROOT, load_config, snakemake_mini
+from mlhep.manifest import NOT_BIT_IDENTICAL, compare_manifests
 from mlhep.report import CHROMIUM, check_report
 from mlhep.unfold.stage import load_events, run_unfolding
 
 pytestmark = pytest.mark.slow
 
 
-def _snakemake(workdir, *args):
-    command = [sys.executable, "-m", "snakemake", "--cores", "2", "--configfile", "config/mini.yaml", *args]
-    result = subprocess.run(command, cwd=workdir, capture_output=True, text=True)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return result.stdout + result.stderr
-
-
 def _planned_jobs(output):
     """{rule: count} from the 'Job stats' table of a dry run."""
     table = output.split("Job stats:")[-1] if "Job stats:" in output else ""
     return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)\s*$", table, re.MULTILINE) if m.group(1) != "total"}
-
-
-def _fresh_workdir(tmp_path_factory, name):
-    """A copy of the workflow with no outputs."""
-    workdir = tmp_path_factory.mktemp(name)
-    for item in ("Snakefile", "workflow", "config", "scripts", "envs", "profiles"):
-        source = ROOT / item
-        (shutil.copytree if source.is_dir() else shutil.copy)(source, workdir / item)
-    return workdir
-
-
-@pytest.fixture(scope="module")
-def workflow_run(tmp_path_factory):
-    workdir = _fresh_workdir(tmp_path_factory, "workflow")
-    _snakemake(workdir)
-    return workdir
 
 
 def test_final_outputs_exist_and_are_well_formed(workflow_run):
@@ -176,93 +153,18 @@ def test_manifest_records_versions_config_seeds_and_a_hash_of_every_output(workf
         assert record["bytes"] == (workflow_run / name).stat().st_size and ("content_sha256" in record) == (Path(name).suffix in NOT_BIT_IDENTICAL)
 
 
-@pytest.fixture(scope="module")
-def second_run(workflow_run, tmp_path_factory):
-    """The mini DAG again from scratch: through SLURM, with README's cluster commands, when a
-    cluster answers (one generation job cancelled midway and resubmitted), else locally.
-    Returns the folder and the SLURM run's record (None for a local run)."""
-    from test_slurm import NO_SLURM, fresh_workdir, run_on_slurm
+def test_the_run_went_through_slurm_and_redid_a_cancelled_job(mini_run):
+    from test_slurm import check_slurm_run
 
-    again = fresh_workdir(tmp_path_factory.mktemp("again"))
-    if NO_SLURM:
-        _snakemake(again)
-        return again, None
-    return again, run_on_slurm(again)
-
-
-def test_a_second_run_from_scratch_gives_identical_outputs(workflow_run, second_run):
-    again, _ = second_run
-    first, second = (json.loads((workdir / "results/manifest.json").read_text()) for workdir in (workflow_run, again))
-    assert first["config_sha256"] == second["config_sha256"]
-    assert compare_manifests(first, second) == {}
-    # everything but ROOT files, JSON timings and the HTML tables is identical byte for byte: plots, models, parquet tables
-    identical = [name for name in first["outputs"] if Path(name).suffix not in NOT_BIT_IDENTICAL]
-    assert {Path(name).suffix for name in identical} >= {".png", ".pdf", ".parquet", ".pt", ".csv"}
-
-
-def test_the_second_run_went_through_slurm_and_redid_a_cancelled_job(second_run):
-    from test_slurm import NO_SLURM, check_slurm_run
-
-    again, slurm = second_run
-    if slurm is None:
-        pytest.skip(f"the second run ran locally: {NO_SLURM}")
-    check_slurm_run(again, slurm)
-
-
-def _job_process(snakemake, script, timeout=120):
-    """The process of the job that runs ``script`` under the Snakemake process ``snakemake``."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for child in snakemake.children(recursive=True):
-            try:
-                if any(part.endswith(script) for part in child.cmdline()):
-                    return child
-            except psutil.NoSuchProcess:
-                continue
-        time.sleep(0.05)
-    raise AssertionError(f"no job running {script}")
-
-
-def test_a_generation_job_killed_midway_is_redone_with_identical_output(workflow_run, tmp_path_factory):
-    workdir = _fresh_workdir(tmp_path_factory, "killed")
-    shard, log = "data/generated/qcd_dijet/0.root", workdir / "logs/generate/qcd_dijet/0.log"
-    command = [sys.executable, "-m", "snakemake", "--cores", "1", "--configfile", "config/mini.yaml", "--", shard]
-    snakemake = subprocess.Popen(command, cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    job = _job_process(psutil.Process(snakemake.pid), "generate.py")
-    while job.is_running() and not re.search(r"\| *[1-9]\d*/400", log.read_text() if log.exists() else ""):
-        time.sleep(0.02)  # until the first batch of events is done
-    job.kill()
-    output = snakemake.communicate(timeout=120)[0]
-    assert snakemake.returncode != 0, "the job ended before it could be killed"
-    assert "Error in rule generate" in output and not (workdir / shard).exists()
-    _snakemake(workdir, "--", shard)
-    assert content_sha256(workdir / shard) == content_sha256(workflow_run / shard)
-    assert not list((workdir / "data/generated/qcd_dijet").glob(".*tmp*"))  # the killed job's temporary file is gone
-
-
-def test_processing_on_a_dask_local_cluster_writes_the_same_columns(workflow_run, tmp_path_factory):
-    workdir = _fresh_workdir(tmp_path_factory, "dask")
-    (workdir / "dask.yaml").write_text("processing: {executor: dask, workers: 2}\n")
-    columns = "results/columns/wprime_xy.parquet"
-    _snakemake(workdir, "dask.yaml", "--", columns)
-    assert (workdir / columns).read_bytes() == (workflow_run / columns).read_bytes()
-
-
-def test_a_corrupted_input_file_stops_its_job_with_the_file_named_and_no_output(workflow_run, tmp_path_factory):
-    workdir = _fresh_workdir(tmp_path_factory, "corrupted")
-    (workdir / "broken.root").write_bytes(b"root" + bytes(1000))
-    (workdir / "broken.yaml").write_text("samples:\n  broken: {channel: dijet, files: [broken.root]}\n")
-    command = [sys.executable, "-m", "snakemake", "--cores", "1", "--configfile", "config/mini.yaml", "broken.yaml", "--", "results/columns/broken.parquet"]
-    result = subprocess.run(command, cwd=workdir, capture_output=True, text=True)
-    assert result.returncode != 0
-    log = (workdir / "logs/process/broken.log").read_text()
-    assert "BadInputFile" in log and "broken.root" in log, log[-2000:]
-    assert not list((workdir / "results").rglob("*broken*"))
+    workdir, outcome = mini_run
+    if outcome["slurm"] is None:
+        pytest.skip(f"the mini DAG ran locally: {outcome['local_because']}")
+    check_slurm_run(workdir, outcome["slurm"])
 
 
 @pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"headless check needs Debian's chromium at {CHROMIUM}")
 def test_report_renders_every_figure_and_table_in_headless_chromium(workflow_run):
-    _snakemake(workflow_run, "--report", "report.html")
+    snakemake_mini(workflow_run, "--report", "report.html")
     rendered = check_report(workflow_run / "report.html")
     figures = {str(p.relative_to(workflow_run)) for p in (workflow_run / "results/plots").rglob("*.png")}
     assert set(rendered["figures"]) == figures and len(figures) > 20
@@ -270,7 +172,7 @@ def test_report_renders_every_figure_and_table_in_headless_chromium(workflow_run
 
 
 def test_second_run_has_nothing_to_do(workflow_run):
-    assert "Nothing to be done" in _snakemake(workflow_run, "-n")
+    assert "Nothing to be done" in snakemake_mini(workflow_run, "-n")
 
 
 def _planned_after_edit(workdir, old, new):
@@ -280,7 +182,7 @@ def _planned_after_edit(workdir, old, new):
     assert old in original
     try:
         mini.write_text(original.replace(old, new))
-        return _planned_jobs(_snakemake(workdir, "-n"))
+        return _planned_jobs(snakemake_mini(workdir, "-n"))
     finally:
         mini.write_text(original)
 
@@ -322,28 +224,32 @@ def test_lint_is_clean(workflow_run):
 def test_every_output_of_the_dag_is_an_input_of_the_default_target(workflow_run):
     """Snakemake rebuilds a missing file only when a job that needs it has to run: an output that
     the target all does not list would stay missing behind an up-to-date manifest."""
-    output = _snakemake(workflow_run, "-n", "--forceall")
+    output = snakemake_mini(workflow_run, "-n", "--forceall")
     jobs = [(rule, dict(re.findall(r"^    (input|output): (.*)$", block, re.MULTILINE))) for rule, block in re.findall(r"^rule (\w+):\n((?:    .*\n)*)", output, re.MULTILINE)]
     (target,) = [fields["input"].split(", ") for rule, fields in jobs if rule == "all"]
     outputs = {path for rule, fields in jobs if rule != "all" for path in fields["output"].split(", ")}
     assert len(outputs) > 50 and set(target) == outputs, set(target) ^ outputs
 
 
-def test_a_missing_output_of_each_stage_is_rebuilt_by_plain_snakemake(workflow_run):
-    """Issue 19: with one output of each stage gone from a finished run (a job killed before it
+def test_a_missing_output_of_each_stage_is_rebuilt_by_plainsnakemake_mini(workflow_run):
+    """Issue 19: with outputs of each stage gone from a finished run (jobs killed before they
     wrote), `--verify` lists what is missing, plain `snakemake` rebuilds it (it said "Nothing to
-    be done"), identical to before, and `--verify` then finds no difference."""
+    be done"), identical to before, and `--verify` then finds no difference. Every tagger, fit,
+    unfolding, NSBI and bump-hunt output is rebuilt here on the local cores: re-execution is
+    reproducible, and (the run went through SLURM) the same on a cluster and locally."""
     manifest = workflow_run / "results/manifest.json"
     before = json.loads(manifest.read_text())
     seed = before["seeds"]["seed"]
     deleted = [
         "results/columns/wprime_4500.parquet",  # process
-        "results/taggers/bdt",  # train_tagger (a directory)
+        *(f"results/taggers/{p.name}" for p in (workflow_run / "results/taggers").iterdir() if p.is_dir()),  # train_tagger, every one
         "results/fits/tagged_search/ranking.json",  # fit_search
         "results/unfolding/model_weights.parquet",  # unfold
         "results/nsbi/metrics.json",  # nsbi
-        f"results/anomaly/runs/0/seed{seed}.parquet",  # anomaly_run
+        *(f"results/anomaly/runs/{p.name}/seed{seed}.parquet" for p in (workflow_run / "results/anomaly/runs").iterdir()),  # anomaly_run, every injection
+        *(str(p.relative_to(workflow_run)) for p in (workflow_run / "results/anomaly/windows").glob("*.parquet")),  # anomaly_window
     ]
+    assert len(deleted) > 12
     for name in deleted:
         path = workflow_run / name
         shutil.rmtree(path) if path.is_dir() else path.unlink()
@@ -351,8 +257,8 @@ def test_a_missing_output_of_each_stage_is_rebuilt_by_plain_snakemake(workflow_r
     stale = subprocess.run(verify, cwd=workflow_run, capture_output=True, text=True)
     missing = {line.removesuffix(": missing") for line in stale.stdout.splitlines() if line.endswith(": missing")}
     assert stale.returncode == 1 and missing == {name for name in before["outputs"] if any(name == d or name.startswith(f"{d}/") for d in deleted)}, stale.stdout
-    output = _snakemake(workflow_run)
-    assert {"process", "train_tagger", "fit_search", "unfold", "nsbi", "anomaly_run", "manifest"} <= set(_planned_jobs(output)), output[-3000:]
+    output = snakemake_mini(workflow_run)
+    assert {"process", "train_tagger", "fit_search", "unfold", "nsbi", "anomaly_run", "anomaly_window", "manifest"} <= set(_planned_jobs(output)), output[-3000:]
     assert all((workflow_run / name).exists() for name in deleted)
     checked = subprocess.run(verify, cwd=workflow_run, capture_output=True, text=True)
     assert checked.returncode == 0 and checked.stdout.strip().endswith(f"{len(before['outputs'])} outputs, 0 missing or changed"), checked.stdout
