@@ -126,6 +126,7 @@ def cms_nanoaod():
 
 # the mini DAG, run once per session beside the other tests (tests/mini_run.py)
 MINI_RUN_TIMEOUT = 2400
+_MINI_RUN_FIXTURES = {"mini_run", "workflow_run", "workflow_run_when_done"}
 
 
 def _shared_folder(tmp_path_factory):
@@ -138,7 +139,7 @@ def _shared_folder(tmp_path_factory):
 def _mini_run_in_background(request, tmp_path_factory):
     """Starts the mini DAG when the session has a test of it: its jobs run while the other tests
     do. One xdist worker starts it and, at its end, waits for it; ``mini_run`` waits for its record."""
-    if not any("workflow_run" in item.fixturenames or "mini_run" in item.fixturenames for item in request.session.items):
+    if not any(_MINI_RUN_FIXTURES & set(item.fixturenames) for item in request.session.items):
         yield
         return
     folder = _shared_folder(tmp_path_factory) / "mini_run"
@@ -169,9 +170,7 @@ def _alive(pid):
         return False
 
 
-@pytest.fixture(scope="session")
-def mini_run(tmp_path_factory):
-    """(workdir, record) of the mini DAG's run once it has finished (see tests/mini_run.py)."""
+def _wait_for_mini_run(tmp_path_factory):
     folder = _shared_folder(tmp_path_factory) / "mini_run"
     record, deadline = folder / "record.json", time.monotonic() + MINI_RUN_TIMEOUT
     while not record.exists():
@@ -182,6 +181,19 @@ def mini_run(tmp_path_factory):
     outcome = json.loads(record.read_text())
     assert outcome["returncode"] == 0, outcome["output"]
     return folder / "workflow", outcome
+
+
+@pytest.fixture(scope="session")
+def mini_run(tmp_path_factory):
+    """(workdir, record) of the mini DAG's run once it has finished (see tests/mini_run.py)."""
+    return _wait_for_mini_run(tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def workflow_run_when_done(tmp_path_factory):
+    """A function that returns the mini run's folder, waiting for the run then: for tests that
+    have work of their own to do first."""
+    return lambda: _wait_for_mini_run(tmp_path_factory)[0]
 
 
 @pytest.fixture(scope="session")

@@ -32,7 +32,7 @@ def _job_process(snakemake, script, timeout=120):
     raise AssertionError(f"no job running {script}")
 
 
-def test_a_generation_job_killed_midway_is_redone_with_identical_output(request, tmp_path_factory):
+def test_a_generation_job_killed_midway_is_redone_with_identical_output(workflow_run_when_done, tmp_path_factory):
     workdir = fresh_workdir(tmp_path_factory.mktemp("killed"))
     shard, log = "data/generated/qcd_dijet/0.root", workdir / "logs/generate/qcd_dijet/0.log"
     command = [sys.executable, "-m", "snakemake", "--cores", "1", "--configfile", "config/mini.yaml", "--", shard]
@@ -45,16 +45,16 @@ def test_a_generation_job_killed_midway_is_redone_with_identical_output(request,
     assert snakemake.returncode != 0, "the job ended before it could be killed"
     assert "Error in rule generate" in output and not (workdir / shard).exists()
     snakemake_mini(workdir, "--", shard)
-    assert content_sha256(workdir / shard) == content_sha256(request.getfixturevalue("workflow_run") / shard)
+    assert content_sha256(workdir / shard) == content_sha256(workflow_run_when_done() / shard)
     assert not list((workdir / "data/generated/qcd_dijet").glob(".*tmp*"))  # the killed job's temporary file is gone
 
 
-def test_processing_on_a_dask_local_cluster_writes_the_same_columns(request, tmp_path_factory):
+def test_processing_on_a_dask_local_cluster_writes_the_same_columns(workflow_run_when_done, tmp_path_factory):
     workdir = fresh_workdir(tmp_path_factory.mktemp("dask"))
     (workdir / "dask.yaml").write_text("processing: {executor: dask, workers: 2}\n")
     columns = "results/columns/wprime_xy.parquet"
     snakemake_mini(workdir, "dask.yaml", "--", columns)
-    assert (workdir / columns).read_bytes() == (request.getfixturevalue("workflow_run") / columns).read_bytes()
+    assert (workdir / columns).read_bytes() == (workflow_run_when_done() / columns).read_bytes()
 
 
 def test_a_corrupted_input_file_stops_its_job_with_the_file_named_and_no_output(tmp_path_factory):
