@@ -18,10 +18,10 @@ run: $(STAMP)
 mini: $(STAMP)
 	$(VENV)/bin/snakemake --cores $(CORES) --workflow-profile profiles/default --configfile config/mini.yaml
 
-# on every core (pytest-xdist), a test file per worker at a time: the tests of a file share its
-# fixtures and folders (test_workflow.py the mini run's), and the files run in their order
+# on every core (pytest-xdist), a test file per worker at a time (pyproject's addopts): the tests
+# of a file share its fixtures and folders (test_workflow.py the mini run's)
 test: $(STAMP)
-	$(VENV)/bin/pytest -n auto --dist loadfile --no-loadscope-reorder
+	$(VENV)/bin/pytest -n auto
 
 # mutation testing of the numeric core against each module's fast tests (slow: not part of `make test`)
 mutation: $(STAMP)

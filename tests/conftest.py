@@ -129,20 +129,25 @@ MINI_RUN_TIMEOUT = 2400
 _MINI_RUN_FIXTURES = {"mini_run", "workflow_run", "workflow_run_when_done"}
 
 
-def _shared_folder(tmp_path_factory):
-    """The session's temporary folder that every xdist worker sees (each has its own below it)."""
+def _shared_folder(config, tmp_path_factory):
+    """The session's folder for the mini run, that every xdist worker of this session sees."""
     base = tmp_path_factory.getbasetemp()
-    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is None:
+        return base / "mini_run"
+    return base.parent / f"mini_run_{workerinput['testrunuid']}"  # base: this worker's popen-gwN
 
 
 @pytest.fixture(scope="session", autouse=True)
 def _mini_run_in_background(request, tmp_path_factory):
     """Starts the mini DAG when the session has a test of it: its jobs run while the other tests
-    do. One xdist worker starts it and, at its end, waits for it; ``mini_run`` waits for its record."""
-    if not any(_MINI_RUN_FIXTURES & set(item.fixturenames) for item in request.session.items):
+    do. One xdist worker starts it and, at its end, waits for it; ``mini_run`` waits for its
+    record. A session that stops early (a failure under -x, Ctrl-C) stops it: any worker that
+    stops writes ``stop`` beside it."""
+    if not any(_MINI_RUN_FIXTURES & set(getattr(item, "fixturenames", ())) for item in request.session.items):
         yield
         return
-    folder = _shared_folder(tmp_path_factory) / "mini_run"
+    folder = _shared_folder(request.config, tmp_path_factory)
     process = None
     with FileLock(f"{folder}.lock"):
         if not folder.exists():
@@ -152,15 +157,22 @@ def _mini_run_in_background(request, tmp_path_factory):
                 process = subprocess.Popen(command, cwd=ROOT / "tests", stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
             (folder / "pid").write_text(str(process.pid))
     yield
+    session = request.session
+    if session.shouldfail or session.shouldstop or session.exitstatus == pytest.ExitCode.INTERRUPTED:
+        (folder / "stop").touch()
     if process is None:
         return
     try:
-        if not (request.session.shouldfail or request.session.shouldstop):
-            process.wait()
+        deadline = time.monotonic() + MINI_RUN_TIMEOUT
+        while process.poll() is None and not (folder / "stop").exists() and time.monotonic() < deadline:
+            time.sleep(1)
     finally:
-        if process.poll() is None:  # the session stops early, or is interrupted while waiting: so does the run
+        if process.poll() is None:  # stopped early or interrupted while waiting: mini_run.py cancels its jobs
             os.killpg(process.pid, signal.SIGTERM)
-            process.wait()
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
 
 
 def _alive(pid):
@@ -170,11 +182,12 @@ def _alive(pid):
         return False
 
 
-def _wait_for_mini_run(tmp_path_factory):
-    folder = _shared_folder(tmp_path_factory) / "mini_run"
+def _wait_for_mini_run(config, tmp_path_factory):
+    folder = _shared_folder(config, tmp_path_factory)
     record, deadline = folder / "record.json", time.monotonic() + MINI_RUN_TIMEOUT
     while not record.exists():
         log = (folder / "mini_run.log").read_text()[-3000:]
+        assert not (folder / "stop").exists(), "the session stopped early, and with it the mini run"
         assert _alive(int((folder / "pid").read_text())) or record.exists(), f"the mini run ended without a record: {log}"
         assert time.monotonic() < deadline, f"the mini run took over {MINI_RUN_TIMEOUT} s: {log}"
         time.sleep(1)
@@ -184,16 +197,16 @@ def _wait_for_mini_run(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def mini_run(tmp_path_factory):
+def mini_run(pytestconfig, tmp_path_factory):
     """(workdir, record) of the mini DAG's run once it has finished (see tests/mini_run.py)."""
-    return _wait_for_mini_run(tmp_path_factory)
+    return _wait_for_mini_run(pytestconfig, tmp_path_factory)
 
 
 @pytest.fixture(scope="session")
-def workflow_run_when_done(tmp_path_factory):
+def workflow_run_when_done(pytestconfig, tmp_path_factory):
     """A function that returns the mini run's folder, waiting for the run then: for tests that
     have work of their own to do first."""
-    return lambda: _wait_for_mini_run(tmp_path_factory)[0]
+    return lambda: _wait_for_mini_run(pytestconfig, tmp_path_factory)[0]
 
 
 @pytest.fixture(scope="session")

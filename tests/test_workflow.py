@@ -8,6 +8,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import awkward as ak
@@ -20,7 +21,8 @@ import uproot
 from snakemake.utils import validate
 
 from conftest import ROOT, load_config, snakemake_mini
-from mlhep.manifest import NOT_BIT_IDENTICAL, compare_manifests
+from test_slurm import check_slurm_run, needs_slurm
+from mlhep.manifest import NOT_BIT_IDENTICAL, compare_manifests, content_sha256
 from mlhep.report import CHROMIUM, check_report
 from mlhep.unfold.stage import load_events, run_unfolding
 
@@ -153,12 +155,10 @@ def test_manifest_records_versions_config_seeds_and_a_hash_of_every_output(workf
         assert record["bytes"] == (workflow_run / name).stat().st_size and ("content_sha256" in record) == (Path(name).suffix in NOT_BIT_IDENTICAL)
 
 
+@needs_slurm
 def test_the_run_went_through_slurm_and_redid_a_cancelled_job(mini_run):
-    from test_slurm import check_slurm_run
-
     workdir, outcome = mini_run
-    if outcome["slurm"] is None:
-        pytest.skip(f"the mini DAG ran locally: {outcome['local_because']}")
+    assert outcome["slurm_error"] is None, f"the mini DAG failed on SLURM (the other tests use a local run): {outcome['slurm_error']}"
     check_slurm_run(workdir, outcome["slurm"])
 
 
@@ -231,16 +231,19 @@ def test_every_output_of_the_dag_is_an_input_of_the_default_target(workflow_run)
     assert len(outputs) > 50 and set(target) == outputs, set(target) ^ outputs
 
 
-def test_a_missing_output_of_each_stage_is_rebuilt_by_plainsnakemake_mini(workflow_run):
+def test_a_missing_output_of_each_stage_is_rebuilt_by_plain_snakemake(workflow_run):
     """Issue 19: with outputs of each stage gone from a finished run (jobs killed before they
     wrote), `--verify` lists what is missing, plain `snakemake` rebuilds it (it said "Nothing to
-    be done"), identical to before, and `--verify` then finds no difference. Every tagger, fit,
-    unfolding, NSBI and bump-hunt output is rebuilt here on the local cores: re-execution is
+    be done"), identical to before, and `--verify` then finds no difference. The generation shard
+    that SLURM cancelled and resubmitted, and with it the QCD processing, and every tagger, fit,
+    unfolding, NSBI and bump-hunt output are rebuilt here on the local cores: re-execution is
     reproducible, and (the run went through SLURM) the same on a cluster and locally."""
     manifest = workflow_run / "results/manifest.json"
     before = json.loads(manifest.read_text())
     seed = before["seeds"]["seed"]
+    started = time.time()
     deleted = [
+        "data/generated/qcd_dijet/1.root",  # generate: the job cancelled on SLURM (process, validate_generation follow)
         "results/columns/wprime_4500.parquet",  # process
         *(f"results/taggers/{p.name}" for p in (workflow_run / "results/taggers").iterdir() if p.is_dir()),  # train_tagger, every one
         "results/fits/tagged_search/ranking.json",  # fit_search
@@ -250,6 +253,7 @@ def test_a_missing_output_of_each_stage_is_rebuilt_by_plainsnakemake_mini(workfl
         *(str(p.relative_to(workflow_run)) for p in (workflow_run / "results/anomaly/windows").glob("*.parquet")),  # anomaly_window
     ]
     assert len(deleted) > 12
+    shard = content_sha256(workflow_run / deleted[0])  # not in the manifest (it lists results/)
     for name in deleted:
         path = workflow_run / name
         shutil.rmtree(path) if path.is_dir() else path.unlink()
@@ -258,8 +262,11 @@ def test_a_missing_output_of_each_stage_is_rebuilt_by_plainsnakemake_mini(workfl
     missing = {line.removesuffix(": missing") for line in stale.stdout.splitlines() if line.endswith(": missing")}
     assert stale.returncode == 1 and missing == {name for name in before["outputs"] if any(name == d or name.startswith(f"{d}/") for d in deleted)}, stale.stdout
     output = snakemake_mini(workflow_run)
-    assert {"process", "train_tagger", "fit_search", "unfold", "nsbi", "anomaly_run", "anomaly_window", "manifest"} <= set(_planned_jobs(output)), output[-3000:]
-    assert all((workflow_run / name).exists() for name in deleted)
+    assert {"generate", "process", "train_tagger", "fit_search", "unfold", "nsbi", "anomaly_run", "anomaly_window", "manifest"} <= set(_planned_jobs(output)), output[-3000:]
+    assert all((workflow_run / name).exists() for name in deleted) and content_sha256(workflow_run / deleted[0]) == shard
+    # compared byte for byte (not by a content hash): plots, tables, models
+    rebuilt = {Path(name).suffix for name in before["outputs"] if (workflow_run / name).stat().st_mtime > started}
+    assert {".root", ".png", ".pdf", ".parquet", ".pt", ".csv"} <= rebuilt and {".png", ".pdf", ".parquet", ".pt", ".csv"}.isdisjoint(NOT_BIT_IDENTICAL)
     checked = subprocess.run(verify, cwd=workflow_run, capture_output=True, text=True)
     assert checked.returncode == 0 and checked.stdout.strip().endswith(f"{len(before['outputs'])} outputs, 0 missing or changed"), checked.stdout
     assert compare_manifests(before, json.loads(manifest.read_text())) == {}  # rebuilt as it was

@@ -1,7 +1,7 @@
 """Jobs of the mini DAG run in folders of their own, beside test_workflow.py's tests of the
 finished run (xdist gives each file a worker): a generation job killed midway and redone, the
-processing on a dask cluster, a corrupted input file stopping its job. Each compares its output
-with the run's (files that test_workflow.py never rebuilds)."""
+processing on a dask cluster, a corrupted input file stopping its job. The first two compare
+their output with the run's (files that test_workflow.py never rebuilds)."""
 
 import re
 import subprocess
