@@ -154,3 +154,33 @@ def test_unknown_method_is_named():
     assert METHODS == ("disco", "adversarial", "mode")
     with pytest.raises(ValueError, match=r"unknown decorrelation method 'pivot'; choose from \('disco', 'adversarial', 'mode'\)"):
         classification_loss({"method": "pivot", "lam": 1.0}, np.arange(10.0))
+
+
+def test_penalties_of_tiny_batches_small_weights_and_the_options_they_take():
+    """Edge cases against the references: DisCo on two background jets is dcor's squared distance
+    correlation of two points (1), and 0 for a constant score; MoDE on two jets, and on jets of
+    weight 0.1 (bins lighter than one jet still count), is its numpy definition; a lone
+    background jet adds no penalty; the adversary
+    predicts one of len(edges) + 1 mass bins with a (32, 32) network, 10 steps and the given
+    learning rate by default; options a method does not take are refused."""
+    labels, mass = torch.tensor([0.0, 0.0, 1.0]), torch.tensor([30.0, 200.0, 90.0])
+    logit, weights = torch.tensor([0.4, -0.7, 1.1], dtype=torch.float64), torch.ones(3, dtype=torch.float64)
+    disco = classification_loss({"method": "disco", "lam": 3.0})
+    expected = _bce(logit.numpy(), labels.numpy(), weights.numpy()) + 3.0 * dcor.distance_correlation_sqr(torch.sigmoid(logit[:2]).numpy(), mass[:2].double().numpy())
+    assert disco(Identity(), logit[:, None], labels.double(), weights, mass.double()).item() == pytest.approx(expected, rel=1e-9)
+    assert distance_correlation(torch.full((5,), 0.3, dtype=torch.float64), torch.arange(5.0, dtype=torch.float64)).item() == 0.0
+    # a single background jet, of weight zero, has no correlation to penalize (and no NaN)
+    single = disco(Identity(), logit[1:, None], labels[1:].double(), torch.tensor([0.0, 1.0], dtype=torch.float64), mass[1:].double())
+    assert single.item() == pytest.approx(_bce(logit[2:].numpy(), labels[2:].numpy(), np.ones(1)), rel=1e-12)
+    mode = classification_loss({"method": "mode", "lam": 1.0, "mass_bins": 2}, np.array([10.0, 90.0]))  # one inner edge, at 50
+    jets, masses = torch.tensor([0.3, -1.2, 0.8, 0.1]), torch.tensor([10.0, 90.0, 20.0, 80.0])
+    for n, w in ((2, torch.ones(2)), (4, torch.full((4,), 0.1))):
+        expected = _mode_penalty(jets[:n].double().numpy(), masses[:n].double().numpy(), w.double().numpy(), np.array([50.0]))
+        assert expected > 0.01 and mode.penalty(jets[:n], masses[:n], w).item() == pytest.approx(expected, rel=1e-4)
+    adversary = classification_loss({"method": "adversarial", "lam": 1.0, "mass_bins": 3}, np.arange(30.0))
+    assert adversary.steps == 10 and adversary.net(torch.zeros(1, 1)).shape == (1, 3) and adversary.net.net[0].out_features == 32
+    fast = classification_loss({"method": "adversarial", "lam": 1.0, "adversary_learning_rate": 0.01}, np.arange(30.0))
+    assert fast.optimizer.param_groups[0]["lr"] == 0.01
+    for method in ("disco", "mode"):
+        with pytest.raises(TypeError, match="adversary_steps"):
+            classification_loss({"method": method, "lam": 1.0, "adversary_steps": 4}, np.arange(30.0))

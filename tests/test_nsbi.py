@@ -599,3 +599,132 @@ def test_ratio_helpers_by_hand():
         DensityRatio(ensemble=1, validation_fraction=0.001).fit(np.zeros((3, 1)), np.zeros((1, 1)))
     with pytest.raises(MlhepError, match="call fit"):
         DensityRatio().member_ratios(np.zeros((2, 1)))
+
+
+# --- issue 26: the profile over nuisance parameters, interval edge cases, the code-4 system ---
+
+
+def test_code4_system_is_the_value_and_two_derivatives_at_plus_and_minus_one():
+    """The 6 x 6 system of code 4, written out: rows alpha^i, i alpha^(i-1), i (i-1) alpha^(i-2)
+    for i = 1..6 at alpha = +1, then -1; its inverse is the one the interpolation uses. At
+    alpha = +-1 exactly the factor is up or down as the exponential gives it. A scalar up keeps a
+    scalar result, an array its shape."""
+    from mlhep.nsbi import likelihood
+
+    i = np.arange(1, 7)
+    expected = [np.ones(6), i, i * (i - 1), (-1.0) ** i, i * (-1.0) ** (i - 1), i * (i - 1) * (-1.0) ** i]
+    np.testing.assert_array_equal(likelihood._code4_matrix(), expected)
+    np.testing.assert_allclose(likelihood._CODE4_INVERSE @ np.array(expected), np.eye(6), atol=1e-12)
+    # at the knots the factor is the exponential branch itself, not the polynomial's rounding of it
+    up, down = np.random.default_rng(41).uniform(0.7, 1.4, (2, 50))
+    np.testing.assert_array_equal(interpolate(1.0, up, down), np.exp(np.log(up)))
+    np.testing.assert_array_equal(interpolate(-1.0, up, down), np.exp(np.log(down)))
+    assert np.shape(interpolate(0.5, 1.2, 0.9)) == () and interpolate(0.5, np.full(3, 1.2), np.full(3, 0.9)).shape == (3,)
+
+
+def _profile_case():
+    rng = np.random.default_rng(40)
+    n = 60
+    processes = [
+        {"name": "signal", "expected": 15.0, "signal": True, "log_ratio": rng.normal(0.3, 0.5, n), "shape": {"jes": (rng.normal(0.1, 0.05, n), rng.normal(-0.1, 0.05, n))}},
+        {"name": "background", "expected": 50.0, "signal": False, "log_ratio": rng.normal(0, 0.5, n), "norm": {"lumi": (1.2, 0.8)}},
+    ]
+    weight = rng.uniform(0.5, 1.5, n)
+    likelihood = NSBILikelihood([Process(p["name"], p["expected"], p["log_ratio"], p.get("shape", {}), p.get("norm", {}), p["signal"]) for p in processes], weight)
+    return likelihood, processes, weight
+
+
+def test_profile_minimizes_the_nuisances_at_fixed_mu():
+    """profile(mu) is the minimum over (jes, lumi) of the NLL at that mu: checked against scipy's
+    minimizer on the NLL written out with pyhf's code 4, also from a start away from zero; the
+    profiled alpha is returned in the order of likelihood.nuisances."""
+    from scipy.optimize import minimize
+
+    likelihood, processes, weight = _profile_case()
+    for mu, start in ((0.6, None), (1.8, [0.5, -0.5])):
+        reference = minimize(lambda a, mu=mu: _reference_nll(mu, {"jes": a[0], "lumi": a[1]}, processes, weight), [0.0, 0.0], method="Nelder-Mead", options={"xatol": 1e-7, "fatol": 1e-10})
+        value, alpha = likelihood.profile(mu, start)
+        assert value == pytest.approx(reference.fun, abs=3e-5)  # MIGRAD stops within its tolerance
+        np.testing.assert_allclose(alpha, reference.x, atol=5e-3)
+    assert likelihood.profile(0.6)[0] < likelihood.nll(0.6, [0.0, 0.0]) - 1e-3  # the nuisances moved
+    assert likelihood.profile(0.6)[0] > likelihood.fit().nll + 1e-3  # mu stayed fixed
+
+
+def test_profile_scan_refits_only_without_a_best_fit():
+    """Without ``best`` the scan fits the global minimum itself; a given ``best`` is used as it
+    is: a best NLL 0.5 below every point shifts -2 Delta lnL by 2 x 0.5 + 2 x (the lowest point
+    minus the fit)."""
+    likelihood, _, _ = _profile_case()
+    best = likelihood.fit()
+    scan = likelihood.profile_scan([0.5, 1.0, 1.5])
+    assert scan.best.nll == pytest.approx(best.nll, abs=1e-9) and scan.best.mu == pytest.approx(best.mu, abs=1e-6)
+    values = np.array([likelihood.profile(mu)[0] for mu in (0.5, 1.0, 1.5)])
+    np.testing.assert_allclose(scan.q, 2 * (values - best.nll), atol=2e-4)  # MIGRAD tolerance
+    low = Fit(best.mu, best.mu_error, best.alpha, best.nll - 0.5, True)
+    shifted = likelihood.profile_scan([0.5, 1.0, 1.5], low)
+    assert shifted.best is low
+    np.testing.assert_allclose(shifted.q, 2 * (values - best.nll) + 1.0, atol=2e-4)
+    assert shifted.alpha.shape == (3, 2)
+
+
+def test_nll_of_densities_below_one_and_process_constructors():
+    """The NLL refuses only non-positive densities: a yield of 0.5 and ratios 1 give densities
+    0.5 per event, NLL = 0.5 - 3 log 0.5. Process.from_ratios takes an array of log-ratios, keeps
+    its name, yield and MC weights, and makes a background by default."""
+    likelihood = NSBILikelihood([Process("b", 0.5, np.zeros(3))])
+    assert likelihood.nll(1.0) == pytest.approx(0.5 - 3 * np.log(0.5), rel=1e-12)
+    mc_weight = np.array([1.0, 2.0])
+    process = Process.from_ratios("top", 7.5, np.zeros((3, 1)), [0.1, 0.2, 0.3], mc_weight=mc_weight)
+    assert (process.name, process.expected, process.signal, process.mc_weight is mc_weight) == ("top", 7.5, False, True)
+    np.testing.assert_array_equal(process.log_ratio, [0.1, 0.2, 0.3])
+    with pytest.raises(InvalidInput, match="^no processes$"):
+        NSBILikelihood([])
+    with pytest.raises(InvalidInput, match=r"^data weights: expected shape \(3,\)"):
+        NSBILikelihood([Process("b", 0.5, np.zeros(3))], weight=np.ones(2))
+
+
+def test_interval_edges_hand_computed():
+    """Signed roots t = (-3, -0.5, 0, 2, 4) at mu = 0..4: the 68 % crossings interpolate between
+    the last point inside and the first outside, 1 - 0.5 / 2.5 = 0.8 and 2 + 1 / 2 = 2.5; a point
+    exactly on the threshold is the end; a minimum at the bound with the next point outside gives
+    (bound, interpolated upper end); the messages name the side and the threshold of the level."""
+    mu = np.arange(5.0)
+    best = Fit(2.0, 0.5, {}, 0.0, True)
+    scan = ProfileScan(mu, np.array([9.0, 0.25, 0.0, 4.0, 16.0]), np.zeros((5, 0)), best)
+    assert interval(scan) == pytest.approx((0.8, 2.5), abs=1e-12)
+    exact = ProfileScan(np.array([-1.0, 0.0, 1.0]), np.array([1.0, 0.0, 1.0]), np.zeros((3, 0)), Fit(0.0, 1.0, {}, 0.0, True))
+    assert interval(exact) == (-1.0, 1.0)
+    at_bound = ProfileScan(np.array([0.0, 1.0, 2.0]), np.array([0.0, 4.0, 16.0]), np.zeros((3, 0)), Fit(0.0, 0.5, {}, 0.0, True))
+    assert interval(at_bound, lower_bound=0.0) == pytest.approx((0.0, 0.5), abs=1e-12)
+    with pytest.raises(IntervalNotFound, match=r"^the profile scan does not reach -2 Delta lnL = 3.84 above mu = 2; widen it$"):
+        interval(ProfileScan(mu[:4], np.array([9.0, 1.0, 0.0, 1.0]), np.zeros((4, 0)), best), 0.95)
+    with pytest.raises(IntervalNotFound, match=r"^the profile scan does not reach -2 Delta lnL = 1 below mu = 2; widen it$"):
+        interval(ProfileScan(mu[1:], np.array([0.25, 0.0, 4.0, 16.0]), np.zeros((4, 0)), best))
+
+
+def test_profile_interval_of_a_deficit_starts_at_zero():
+    """A signal of 10 on a background of 100 with 100 observed events and equal shapes is a
+    counting experiment with mu-hat = 0 on its limit: -2 Delta lnL = 2 (10 mu - 100 log(1 + mu / 10)),
+    so the 68 % interval is [0, root of q = 1] (linear interpolation in the signed root)."""
+    from scipy.optimize import brentq
+
+    likelihood = NSBILikelihood([Process("signal", 10.0, np.zeros(100), signal=True), Process("background", 100.0, np.zeros(100))])
+    (low, high), scan = profile_interval(likelihood, points=41)
+    assert low == 0.0 and scan.mu[0] == 0.0
+    assert high == pytest.approx(brentq(lambda m: 2 * (10 * m - 100 * np.log1p(m / 10)) - 1, 0.1, 5.0), rel=2e-3)
+
+
+def test_fits_and_scans_start_where_they_are_told():
+    """MIGRAD starts from the given alpha (fit, profile), and each scan point from the alpha
+    profiled at the previous point, the first from the best fit's: recorded at the minimizer."""
+    likelihood, _, _ = _profile_case()
+    starts = []
+    make = likelihood._minuit
+    likelihood._minuit = lambda mu, alpha, fix_mu: starts.append(np.array(alpha, dtype=float)) or make(mu, alpha, fix_mu)
+    likelihood.fit(1.0, [0.3, -0.2])
+    likelihood.profile(1.0, [0.4, 0.1])
+    np.testing.assert_array_equal(starts, [[0.3, -0.2], [0.4, 0.1]])
+    best = Fit(1.0, 0.3, {"jes": 0.25, "lumi": -0.5}, 0.0, True)
+    starts.clear()
+    scan = likelihood.profile_scan([0.8, 1.2], best)
+    np.testing.assert_array_equal(starts, [[0.25, -0.5], scan.alpha[0]])

@@ -282,3 +282,221 @@ def test_ibu_closed_form_oracles_are_both_there():
     checks = ibu_two_bins()
     assert set(checks) == {"ibu_converged", "ibu_one_iteration"}
     assert all(check["pass"] and check["abs_diff"] <= check["tolerance"] for check in checks.values())
+
+
+# --- issue 26: the noise floors and the classifier two-sample test against references ---
+
+
+def _delta_by_hand(p, q):
+    """Delta = 1/2 sum (p - q)^2 / (p + q) x 1e3 of two unit-sum histograms, written out here."""
+    p, q = p / p.sum(), q / q.sum()
+    filled = p + q > 0
+    return 0.5 * np.sum((p[filled] - q[filled]) ** 2 / (p + q)[filled]) * 1e3
+
+
+def test_discriminator_floor_is_the_mean_half_split_delta_of_the_toys_stream():
+    """The floor is the mean of Delta(A, B) / 2 over random halves A, B of n events, drawn as
+    permutation(n) < n // 2 from the "toys" stream (seed, "halves", split): recomputed here with
+    numpy histograms and Delta by hand. An odd n = 7 puts 3 events in A and 4 in B; each split
+    draws a new half; seed 0 and 10 splits are the defaults; n >= 2 and splits >= 1 are enforced."""
+    from mlhep.unfold.metrics import discriminator_floor
+
+    values = np.array([0.1, 0.7, 1.2, 1.9, 0.4, 1.5, 0.2, 1.8, 0.9, 1.1, 0.3])
+    bins = [0.0, 1.0, 2.0]
+
+    def by_hand(n, seed, splits):
+        halves = [seeds.generator("toys", seed, "halves", split).permutation(n) < n // 2 for split in range(splits)]
+        return np.mean([_delta_by_hand(np.histogram(values[:n][h], bins)[0], np.histogram(values[:n][~h], bins)[0]) / 2 for h in halves])
+
+    masks = []
+
+    def histogram(mask):
+        masks.append(mask)
+        return np.histogram(values[:7][mask], bins)[0].astype(float)
+
+    assert discriminator_floor(histogram, 7, seed=3, splits=4) == pytest.approx(by_hand(7, 3, 4), rel=1e-12)
+    assert [int(m.sum()) for m in masks[::2]] == [3] * 4 and all(not np.array_equal(masks[0], m) for m in masks[2::2])
+    np.testing.assert_array_equal(masks[1], ~masks[0])
+    assert discriminator_floor(lambda m: np.histogram(values[m], bins)[0], 11) == pytest.approx(by_hand(11, 0, 10), rel=1e-12)
+    assert discriminator_floor(lambda m: np.histogram(values[:2][m], bins)[0], 2, seed=1, splits=1) == pytest.approx(by_hand(2, 1, 1), rel=1e-12)
+    for n, splits in ((1, 10), (2, 0), (1, 0)):
+        with pytest.raises(InvalidConfig, match=rf"^discriminator_floor: need n >= 2 and splits >= 1, got n={n}, splits={splits}$"):
+            discriminator_floor(histogram, n, splits=splits)
+
+
+def test_2d_histogram_weights_and_refusals():
+    """Unequal weights enter the 2D histogram (3 and 1 in two cells: 3/4, 1/4); a total below one
+    event still normalizes; a pair with one NaN coordinate is dropped; no weight inside the edges
+    and mismatched shapes are refused with messages naming the function."""
+    from mlhep.unfold.metrics import normalized_histogram2d
+
+    edges = np.array([0.0, 1.0, 2.0])
+    np.testing.assert_allclose(normalized_histogram2d([0.5, 1.5, 0.5], [0.5, 0.5, np.nan], edges, edges, weights=[3.0, 1.0, 7.0]), [[0.75, 0.0], [0.25, 0.0]])
+    np.testing.assert_allclose(normalized_histogram2d([0.5, 1.5], [1.5, 1.5], edges, edges, weights=[0.1, 0.3]), [[0.0, 0.25], [0.0, 0.75]])
+    with pytest.raises(EmptySelection, match="^normalized_histogram2d: no weight inside the edges$"):
+        normalized_histogram2d([5.0], [0.5], edges, edges)
+    with pytest.raises(InvalidConfig, match=r"^normalized_histogram2d: x \(2,\), y \(2,\) and weights \(1,\) differ$"):
+        normalized_histogram2d([0.5, 1.5], [0.5, 1.5], edges, edges, weights=[1.0])
+
+
+def _two_sample_auc_by_hand(first, second, first_weights, second_weights, seed, folds):
+    """The documented protocol written out with xgboost and sklearn: classes balanced to n / 2
+    each, k folds and 20 % early-stopping events from the "holdout" stream (seed, "two_sample"),
+    a booster of TWO_SAMPLE_BOOSTER's depth, rate and rounds per fold, the held-out events scored
+    by its margin at the best iteration, the weighted AUC (sklearn) averaged over the folds."""
+    import xgboost
+    from sklearn.metrics import roc_auc_score
+
+    X, y = np.concatenate([first, second]), np.concatenate([np.ones(len(first)), np.zeros(len(second))])
+    w = np.concatenate([first_weights / first_weights.sum(), second_weights / second_weights.sum()]) * len(y) / 2
+    rng = seeds.generator("holdout", seed, "two_sample")
+    fold, stop = rng.integers(folds, size=len(y)), rng.random(len(y)) < 0.2
+    params = {"objective": "binary:logistic", "eval_metric": "logloss", "max_depth": 3, "eta": 0.1}
+    aucs = []
+    for k in range(folds):
+        fit, val = (fold != k) & ~stop, (fold != k) & stop
+        booster = xgboost.train(params, xgboost.DMatrix(X[fit], label=y[fit], weight=w[fit]), 400, evals=[(xgboost.DMatrix(X[val], label=y[val], weight=w[val]), "v")], early_stopping_rounds=20, verbose_eval=False)
+        margin = booster.predict(xgboost.DMatrix(X[fold == k]), iteration_range=(0, booster.best_iteration + 1), output_margin=True)
+        aucs.append(roc_auc_score(y[fold == k], margin, sample_weight=w[fold == k]))
+    return float(np.mean(aucs))
+
+
+def test_two_sample_auc_is_the_documented_protocol_and_prints_nothing(capfd):
+    """two_sample_auc against the protocol written out with xgboost and sklearn (seed 0 and 2
+    folds by default), on shifted 2D Gaussians with unequal weights; the balanced class weights
+    are n / 2 per class; training prints nothing."""
+    from mlhep.unfold.metrics import _balanced, two_sample_auc
+
+    np.testing.assert_allclose(_balanced(np.array([1.0, 3.0]), np.array([2.0, 2.0, 2.0, 2.0])), [0.75, 2.25, 0.75, 0.75, 0.75, 0.75])
+    rng = np.random.default_rng(5)
+    first, second = rng.normal(0.4, 1, (150, 2)), rng.normal(0, 1, (120, 2))
+    wf, ws = rng.uniform(0.2, 2.0, 150), rng.uniform(0.2, 2.0, 120)
+    assert two_sample_auc(first, second, wf, ws) == pytest.approx(_two_sample_auc_by_hand(first, second, wf, ws, 0, 2), rel=1e-9)
+    assert two_sample_auc(first, second, seed=4, folds=3) == pytest.approx(_two_sample_auc_by_hand(first, second, np.ones(150), np.ones(120), 4, 3), rel=1e-9)
+    assert capfd.readouterr().out == ""
+
+
+def test_two_sample_auc_floor_is_the_mean_over_random_halves():
+    """The AUC floor against its definition: the mean over the splits (2 by default, seed 0) of
+    the two-sample AUC of the halves permutation(n) < n // 2 of the "toys" stream (seed, "halves",
+    split), each with its own weights, the booster seeded by the "toys" integer (seed, "floor", split)."""
+    from mlhep.unfold.metrics import two_sample_auc_floor
+
+    rng = np.random.default_rng(6)
+    values, weights = rng.normal(0, 1, (90, 1)), rng.uniform(0.1, 3.0, 90)
+
+    def by_hand(seed, splits, w):
+        aucs = []
+        for split in range(splits):
+            half = seeds.generator("toys", seed, "halves", split).permutation(90) < 45
+            aucs.append(_two_sample_auc_by_hand(values[half], values[~half], w[half], w[~half], seeds.integer("toys", seed, "floor", split), 2))
+        return np.mean(aucs)
+
+    assert two_sample_auc_floor(values, weights) == pytest.approx(by_hand(0, 2, weights), rel=1e-9)
+    assert two_sample_auc_floor(values, seed=2, splits=1) == pytest.approx(by_hand(2, 1, np.ones(90)), rel=1e-9)
+
+
+def test_two_sample_auc_refuses_bad_samples_and_weights():
+    """Shapes, NaN, too few events (5 per fold and sample: 10 for 2 folds is the smallest
+    accepted; seed 2 leaves early-stopping events in both folds), and weights that are negative, infinite, all zero or of the wrong length are
+    refused with messages naming the function; zero weights among others, and a total weight
+    below one, are accepted."""
+    from mlhep.unfold.metrics import two_sample_auc
+
+    rng = np.random.default_rng(7)
+    a, b = rng.normal(0, 1, (30, 1)), rng.normal(0, 1, (30, 1))
+    with pytest.raises(InvalidConfig, match=r"^two_sample_auc: samples of shapes \(30,\) and \(30, 1\); expected \(n, d\) of one d$"):
+        two_sample_auc(a[:, 0], b)
+    with pytest.raises(InvalidConfig, match="^two_sample_auc: the samples hold NaN or infinite values$"):
+        two_sample_auc(a, np.full((30, 1), np.inf))
+    with pytest.raises(InvalidConfig, match="^two_sample_auc: need folds >= 2 and at least 10 events per sample, got 2 folds, 9 and 30 events$"):
+        two_sample_auc(a[:9], b)
+    with pytest.raises(InvalidConfig, match="at least 5 events per sample, got 1 folds, 30 and 30 events"):
+        two_sample_auc(a, b, folds=1)
+    assert two_sample_auc(a[:10], b[:10], seed=2) == pytest.approx(_two_sample_auc_by_hand(a[:10], b[:10], np.ones(10), np.ones(10), 2, 2), rel=1e-9)
+    message = "^two_sample_auc: weights must be finite, non-negative, not all zero, one per event$"
+    for bad in (np.r_[-1.0, np.ones(29)], np.r_[np.inf, np.ones(29)], np.zeros(30), np.ones(29)):
+        with pytest.raises(InvalidConfig, match=message):
+            two_sample_auc(a, b, bad)
+        with pytest.raises(InvalidConfig, match=message):
+            two_sample_auc(a, b, None, bad)
+    assert two_sample_auc(a, b, np.r_[0.0, np.ones(29)], np.full(30, 0.01)) == pytest.approx(_two_sample_auc_by_hand(a, b, np.r_[0.0, np.ones(29)], np.full(30, 0.01), 0, 2), rel=1e-9)
+
+
+def _ibu_by_hand(data, smearing, efficiency, fakes_per_event, prior, iterations):
+    """D'Agostini's iteration with the fakes as a rate, written out per bin with Python loops."""
+    n_reco, n_truth = len(data), len(prior)
+    estimate = [float(p) for p in prior]
+    folded = [sum(smearing[r][t] * estimate[t] for t in range(n_truth)) + fakes_per_event[r] * sum(estimate) for r in range(n_reco)]
+    estimate = [e * sum(data) / sum(folded) for e in estimate]
+    for _ in range(iterations):
+        signal = [max(data[r] - fakes_per_event[r] * sum(estimate), 0.0) for r in range(n_reco)]
+        new = []
+        for t in range(n_truth):
+            total = 0.0
+            for r in range(n_reco):
+                norm = sum(smearing[r][u] * estimate[u] for u in range(n_truth))
+                total += smearing[r][t] * estimate[t] / norm * signal[r] if norm > 0 else 0.0
+            new.append(total / efficiency[t] if efficiency[t] > 0 else 0.0)
+        estimate = new
+    return np.array(estimate)
+
+
+def test_ibu_defaults_small_counts_and_fakes_above_the_data_by_hand():
+    """Four iterations by default; a data bin below its expected fakes (2 < 20 x 210 / 200)
+    leaves no signal (clipped at 0, not at one event); counts below one event, an integer prior
+    and a prior with an empty bin or a total below one are unfolded like any other."""
+    response = _two_by_two()
+    smearing, efficiency, fakes_per_event = [[0.7, 0.1], [0.1, 0.5]], [0.8, 0.6], [0.1, 0.05]
+    data = np.array([2.0, 88.0])
+    np.testing.assert_allclose(ibu(data, response), _ibu_by_hand(data, smearing, efficiency, fakes_per_event, [100, 100], 4), rtol=1e-12)
+    small = np.array([0.6, 0.7])
+    np.testing.assert_allclose(ibu(small, response, 2, prior=[0.2, 0.3]), _ibu_by_hand(small, smearing, efficiency, fakes_per_event, [0.2, 0.3], 2), rtol=1e-12)
+    np.testing.assert_allclose(ibu(data, response, 3, prior=[1, 2]), _ibu_by_hand(data, smearing, efficiency, fakes_per_event, [1, 2], 3), rtol=1e-12)
+    np.testing.assert_allclose(ibu(data, response, 1, prior=[0.0, 1.0]), _ibu_by_hand(data, smearing, efficiency, fakes_per_event, [0.0, 1.0], 1), rtol=1e-12)
+    with pytest.raises(InvalidConfig, match=r"^ibu: prior must be non-negative, not all zero, with 2 truth bins$"):
+        ibu(data, response, prior=[2.0, -1.0])
+    with pytest.raises(InvalidConfig, match=r"^ibu: data_hist has shape \(3,\), the response has 2 reco bins$"):
+        ibu([1.0, 2.0, 3.0], response)
+
+
+def test_a_truth_bin_without_reconstructed_events_has_zero_efficiency_and_stays_zero():
+    """Truth bin 2 holds one event that is never reconstructed (efficiency 0 / 1 = 0) and a reco
+    bin holds nothing (fake fraction 0 / 0 -> 0): the empty divisions give exactly 0, the unfolded
+    bin is 0, and no division warning is raised. Integer 0/1 selections act as booleans; an event
+    failing the truth selection is a fake even with a finite truth value inside the edges."""
+    reco = np.array([0.5, 0.5, 1.5, np.nan, 0.5])
+    truth = np.array([0.5, 1.5, 1.5, 2.5, 0.7])
+    pass_reco, pass_truth = np.array([1, 1, 1, 0, 1]), np.array([1, 1, 1, 1, 0])
+    edges = [0.0, 1.0, 2.0, 3.0]
+    response = response_matrix(reco, truth, pass_reco, pass_truth, edges, truth_bins=[0.0, 1.0, 2.0, 3.0])
+    np.testing.assert_array_equal(response.migration, [[1.0, 1.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 0.0]])
+    np.testing.assert_array_equal(response.fakes, [1.0, 0.0, 0.0])
+    np.testing.assert_array_equal(response.truth_bins, edges)
+    with np.errstate(all="raise"):
+        np.testing.assert_array_equal(response.efficiency, [1.0, 1.0, 0.0])
+        np.testing.assert_allclose(response.fake_fraction, [1 / 3, 0.0, 0.0], rtol=1e-15)
+        np.testing.assert_array_equal(response.smearing, [[1.0, 0.5, 0.0], [0.0, 0.5, 0.0], [0.0, 0.0, 0.0]])
+        unfolded = ibu(np.array([4.0, 3.0, 0.0]), response, 2, fakes="fraction")
+    assert unfolded[2] == 0.0 and np.all(np.isfinite(unfolded))
+    for name, kwargs in (("sim_reco", {"sim_reco": np.zeros((5, 2))}), ("sim_truth", {"sim_truth": truth[:4]}), ("weights", {"weights": np.ones(4)}), ("pass_reco", {"pass_reco": pass_reco[:4]})):
+        arguments = {"sim_reco": reco, "sim_truth": truth, "pass_reco": pass_reco, "pass_truth": pass_truth, "bins": edges} | kwargs
+        with pytest.raises(InvalidConfig, match=rf"^response_matrix: {name} has shape"):
+            response_matrix(**arguments)
+    with pytest.raises(EmptySelection, match=r"^response_matrix: no simulated event passes reco \(or truth\) inside the bin edges$"):
+        response_matrix(reco, truth, np.zeros(5, bool), pass_truth, edges)
+
+
+def test_ibu_bootstrap_defaults_are_100_replicas_of_seed_0_and_4_iterations():
+    """Without arguments: 100 replicas, the Poisson(1) weights of the "bootstrap" stream of seed 0,
+    four iterations; each row is the hand-written IBU of that replica's weighted histogram."""
+    from mlhep.unfold import ibu_bootstrap
+
+    response = _two_by_two()
+    observed = np.r_[np.full(6, 0.5), np.full(5, 1.5)]
+    replicas = ibu_bootstrap(observed, response)
+    draws = seeds.generator("bootstrap", 0).poisson(1.0, size=(100, 11))
+    assert replicas.shape == (100, 2)
+    for row, draw in zip(replicas[::9], draws[::9]):
+        data = np.histogram(observed, [0.0, 1.0, 2.0], weights=draw)[0]
+        np.testing.assert_allclose(row, _ibu_by_hand(data, [[0.7, 0.1], [0.1, 0.5]], [0.8, 0.6], [0.1, 0.05], [100, 100], 4), rtol=1e-12)
