@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 if os.environ.get("PYTEST_XDIST_WORKER"):
     # the workers (and the mini run beside them) share the cores: torch's and xgboost's thread
-    # pools, one per worker, would each spin on all of them (a 15 s test took 200 s)
+    # pools, one per worker, would each spin on all of them
     os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
