@@ -8,13 +8,13 @@ RECORD (JSON, written last, atomically): returncode, the end of the output, the 
 record (None for a local run), why it ran locally and the SLURM run's error if it failed.
 MLHEP_TESTS_NO_SLURM=1 keeps it (and the other cluster tests) off a cluster."""
 
-import json
-import os
 import shutil
 import signal
 import sys
 import traceback
 from pathlib import Path
+
+from mlhep.io import write_json
 
 SLURM_TIMEOUT = 1800  # queueing included; the tests wait up to conftest.MINI_RUN_TIMEOUT
 
@@ -47,9 +47,7 @@ def main(workdir, record):
         outcome = run(Path(workdir))
     except BaseException:  # noqa: BLE001 - whatever stopped the run is reported to the tests waiting for it
         outcome = {"returncode": 1, "output": traceback.format_exc()[-6000:], "slurm": None, "local_because": None, "slurm_error": None}
-    partial = Path(f"{record}.partial")
-    partial.write_text(json.dumps(outcome))
-    os.replace(partial, record)
+    write_json(outcome, record)
 
 
 if __name__ == "__main__":
