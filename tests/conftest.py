@@ -29,6 +29,14 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
+def pytest_configure(config):
+    if getattr(config.option, "numprocesses", None) and not hasattr(config, "workerinput"):
+        # dcor compiles its numba functions at import and caches them: done once here, before the
+        # xdist workers import it at the same moment (two first compiles at once aborted in LLVM
+        # on a fresh virtual environment)
+        import dcor  # noqa: F401
+
+
 @pytest.fixture(scope="module")
 def one_torch_thread():
     """Small networks train fastest on one thread, and other jobs may share the cores."""
