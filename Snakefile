@@ -22,6 +22,12 @@ include: "workflow/rules/report.smk"
 include: "workflow/rules/manifest.smk"
 
 
+# tables of finished results, a second's work: on a cluster they run beside Snakemake, not in the queue
+localrules:
+    cutflow_table,
+    metrics_table,
+
+
 rule all:
     input:
         all_outputs,

@@ -44,6 +44,13 @@ def profile_jobs(*configfiles, workdir=ROOT, profile="profiles/slurm"):
         return list(workflow.dag.needrun_jobs())
 
 
+def submitted(job):
+    """Whether the SLURM executor submits ``job``: not for the Snakefile's localrules and rules
+    with nothing to run (``all``), which run where Snakemake runs."""
+    workflow = job.rule.workflow
+    return not (job.rule.norun or job.rule.name in workflow._localrules)
+
+
 def sbatch_options(job):
     """{option: value} of the sbatch call the SLURM executor plugin builds for ``job`` (after its
     own checks of slurm_extra and of the GPU request)."""
@@ -70,18 +77,21 @@ def render():
     """The generated part of the doc: job counts and the per-rule table."""
     default, mini = profile_jobs(), profile_jobs(ROOT / "config" / "mini.yaml")
     counts, mini_counts = Counter(job.rule.name for job in default), Counter(job.rule.name for job in mini)
+    local = [job for job in default if not submitted(job)]
+    local_rules = ", ".join(f"`{name}`" for name in sorted({job.rule.name for job in local}))
     lines = [
         BEGIN,
-        f"The dry run of the default config plans {len(default)} jobs ({counts['generate']} of them `generate`); `all` runs on the\n",
-        f"login node and the other {len(default) - 1} go to SLURM. `--configfile config/mini.yaml` plans {len(mini)}.\n",
+        f"The dry run of the default config plans {len(default)} jobs ({counts['generate']} of them `generate`). {len(local)} of them\n",
+        f"({local_rules}) run where Snakemake runs, the login node, and the other {len(default) - len(local)} go to SLURM.\n",
+        f"`--configfile config/mini.yaml` plans {len(mini)}.\n",
         "\n",
         "| rule | jobs (default) | jobs (mini) | cores | GPUs | memory | time limit |\n",
         "|---|---|---|---|---|---|---|\n",
     ]
     first = {}
-    for job in default:
+    for job in filter(submitted, default):
         first.setdefault(job.rule.name, job)
-    for name in [rule.name for rule in default[0].rule.workflow.rules if rule.name in first and rule.name != "all"]:
+    for name in [rule.name for rule in default[0].rule.workflow.rules if rule.name in first]:
         job = first[name]
         options = sbatch_options(job)
         gpus = options.get("--gpus", "")
