@@ -64,6 +64,7 @@ def test_excess_significance_matches_the_asymptotic_formula():
     assert excess_significance(observed, background, 0.1 * background) < 0.7 * exact  # the background's uncertainty dilutes it
     assert excess_significance(background, background, 1.0) == pytest.approx(0.0, abs=0.05)
     assert excess_significance(80.0, background, 1.0) == pytest.approx(0.0, abs=1e-3)  # a deficit is no discovery
+    assert excess_significance(80.0, background, 0.0) == pytest.approx(0.0, abs=1e-3)  # also with an exact background
 
 
 def _toy(path, n_background, n_signal, seed):
@@ -210,6 +211,8 @@ def test_mjj_edges_and_closure_chi2_by_hand():
     # a window off the signal region's grid: the outermost bins are cut at the window
     edges = mjj_edges((2950.0, 4620.0), (3300.0, 3700.0), 2)
     np.testing.assert_allclose(edges, [2950.0, 3100.0, 3300.0, 3500.0, 3700.0, 3900.0, 4100.0, 4300.0, 4500.0, 4620.0])
+    # the same in TeV: bins narrower than one unit
+    np.testing.assert_allclose(mjj_edges((2.95, 4.62), (3.3, 3.7), 2), edges / 1000.0, rtol=1e-12)
     # chi2 with the Poisson variance at the prediction (at least 1 event) added to the covariance
     assert closure_chi2(np.array([4.0, 0.5]), np.zeros((2, 2)), [6.0, 0.5]) == pytest.approx(1.0)
     assert closure_chi2(np.array([4.0, 0.5]), np.zeros((2, 2)), [4.0, 2.5]) == pytest.approx(4.0)
@@ -235,3 +238,11 @@ def test_sideband_estimate_covariance_and_a_large_background_uncertainty():
     # an uncertainty above the background is clipped to 99 %: the signal template's size does not matter
     assert excess_significance(150.0, 100.0, 500.0) == pytest.approx(excess_significance(150.0, 100.0, 120.0), abs=1e-3)
     assert 0 < excess_significance(150.0, 100.0, 500.0) < 0.6
+
+
+def test_sideband_estimate_names_its_events():
+    few = np.array([3050.0, 3100.0, 3900.0])
+    with pytest.raises(EmptySelection, match=r"^dijet function fit of events: 3 events in 3000-4600 GeV without 3300-3700 GeV"):
+        sideband_estimate(few, WINDOW, REGION, np.linspace(*REGION, 3))
+    with pytest.raises(EmptySelection, match=r"^dijet function fit of QCD sidebands: 3 events"):
+        sideband_estimate(few, WINDOW, REGION, np.linspace(*REGION, 3), what="QCD sidebands")

@@ -497,3 +497,93 @@ def test_dijet_function_fit_is_the_weighted_maximum_likelihood():
         fit_dijet_function(mjj, weights, 2500.0, 5000.0, exclude=(2500, 5000))
     with pytest.raises(EmptySelection, match="at least 10 are needed"):
         fit_dijet_function(mjj, np.zeros(len(mjj)), 2500.0, 5000.0)
+
+
+def test_workspace_input_edges_by_hand(tmp_path):
+    """The edges of the workspace's input checks, each against the case worked out by hand."""
+    background = SampleInput(np.array([10.0, 20.0, 5.0]))
+    signal = SampleInput(np.array([0.2, 0.2, 0.1]), signal=True)  # a total below one event is a template too
+    spec = build_workspace({"sr": {"b": background, "s": signal}}, norm_uncertainties={"b": 0.0})
+    assert spec["measurements"][0]["name"] == "measurement"
+    assert _modifiers(spec, "b")[("norm_b", "normsys")] == {"hi": 1.0, "lo": 1.0}  # a zero uncertainty is allowed
+    # a varied template may go negative (negative-weight events): floored like the nominal
+    varied = SampleInput(np.array([10.0, 20.0, 5.0]), variations={"jes": (np.array([11.0, -1.0, 5.0]), np.array([9.0, 21.0, 5.0]))})
+    histosys = _modifiers(build_workspace({"sr": {"b": varied, "s": signal}}), "b")[("jes", "histosys")]
+    assert histosys["hi_data"][1] == pytest.approx(MIN_YIELD * 35 / (16 + MIN_YIELD))
+    # the negative bins are named, not the bins below one event
+    with pytest.raises(InvalidConfig, match=r"observations of channel 'sr': negative values in bins \[2\]$"):
+        build_workspace({"sr": {"b": background, "s": signal}}, observations={"sr": [0.5, 0.0, -1.0]})
+    # a missing bin (None) is a NaN, named as such
+    with pytest.raises(InvalidConfig, match=r"sample 'b' in channel 'sr' nominal: NaN or infinite values in bins \[1\]"):
+        build_workspace({"sr": {"b": SampleInput([10.0, None, 5.0]), "s": signal}})
+    with pytest.raises(InvalidConfig, match=r"observations of channel 'sr': scalar bins where 3 are expected"):
+        build_workspace({"sr": {"b": background, "s": signal}}, observations={"sr": 7.0})
+    wrong_down = SampleInput(np.array([10.0, 20.0, 5.0]), variations={"jes": (np.array([11.0, 21.0, 5.0]), np.array([9.0, 19.0]))})
+    with pytest.raises(InvalidConfig, match=r"sample 'b' in channel 'sr' variation 'jes' down: 2 bins where 3 are expected"):
+        build_workspace({"sr": {"b": wrong_down, "s": signal}})
+    with pytest.raises(InvalidConfig, match=r"^build_workspace: every channel needs at least one sample$"):
+        build_workspace({"sr": {}})
+    with pytest.raises(InvalidConfig, match=r"^the workspace fails pyhf's schema: "):
+        build_workspace({"sr": {"b": background, "s": signal}}, poi=1)  # a parameter's name must be a string
+    # read_hists: the top-level folders are listed without cycles or their contents; a folder
+    # that is not a histogram is named; an unreadable file is named
+    path = tmp_path / "hists.root"
+    with uproot.recreate(path) as out:
+        out["signal_region/mjj/nominal"] = hist.Hist.new.Reg(3, 0.0, 3.0).Weight()
+        out["signal_region/mjj/extra/nominal"] = hist.Hist.new.Reg(3, 0.0, 3.0).Weight()
+    with pytest.raises(BadInputFile, match=r"no histograms under 'control_region/mjj' \(top-level keys: \['signal_region'\]\)$"):
+        read_hists(path, "control_region", "mjj")
+    with pytest.raises(BadInputFile, match=r"hists\.root: 'signal_region/mjj/extra' is a TDirectory, not a histogram$"):
+        read_hists(path, "signal_region", "mjj")
+    (tmp_path / "garbage.root").write_bytes(b"not a ROOT file" * 100)
+    with pytest.raises(BadInputFile, match=r"garbage\.root: cannot read 'signal_region/mjj': "):
+        read_hists(tmp_path / "garbage.root", "signal_region", "mjj")
+
+
+def test_dijet_function_edges_precision_and_refusals():
+    """The dijet function fit at the edges of its inputs, each against the case worked out by hand."""
+    import warnings
+
+    from mlhep.stats.dijet_function import DijetFit
+
+    rng = np.random.default_rng(21)
+    mjj = _dijet_events((11.0, 5.5, 0.0), 400, rng)
+    # float32 columns (as parquet stores them) are computed in float64: no float32 rounding
+    masses32 = mjj.astype(np.float32)
+    np.testing.assert_array_equal(dijet_shape(masses32, (10.0, 5.0, 0.3)), dijet_shape(masses32.astype(np.float64), (10.0, 5.0, 0.3)))
+    weights32 = rng.uniform(0.1, 3.0, len(mjj)).astype(np.float32)
+    assert fit_dijet_function(mjj, weights32, 2500.0, 5000.0).total == pytest.approx(np.sum(weights32.astype(np.float64)[mjj < 5000.0]), rel=1e-12)
+    # the window's edges apply to the event's stored value: a float32 mass just below an edge that
+    # float32 cannot hold is outside, an event on the excluded interval's upper edge inside
+    start = 2500.2
+    below = np.float32(start)
+    assert float(below) < start
+    edge_events = np.r_[mjj.astype(np.float32), below, np.float32(3500.0)]
+    fit = fit_dijet_function(edge_events, np.r_[np.ones(len(mjj)), 1000.0, 100.0], start, 5000.0, exclude=(3000.0, 3500.0))
+    kept = (mjj >= start) & (mjj < 5000.0) & ((mjj < 3000.0) | (mjj >= 3500.0))
+    assert fit.total == pytest.approx(kept.sum() + 100.0)
+    # a sample of ten events is enough, nine is not; a total weight below one event is a sample too
+    assert fit_dijet_function(mjj[:10], np.ones(10), 2500.0, 5000.0).total == 10.0
+    with pytest.raises(EmptySelection, match=r"^dijet function fit of events: 9 events in 2500-5000 GeV, at least 10 are needed$"):
+        fit_dijet_function(mjj[:9], np.ones(9), 2500.0, 5000.0)
+    assert fit_dijet_function(mjj[:20], np.full(20, 0.01), 2500.0, 5000.0).total == pytest.approx(0.2)
+    with pytest.raises(EmptySelection, match=r"^dijet function fit of events: no valid minimum \(20 events in 2500-5000 GeV\)$"):
+        fit_dijet_function(np.full(20, 2600.0), np.ones(20), 2500.0, 5000.0)
+    # at another collision energy (13.6 TeV), the fit is the maximum of its own likelihood
+    fit = fit_dijet_function(mjj, np.ones(len(mjj)), 2500.0, 5000.0, sqrt_s=13600.0)
+    inside = mjj[mjj < 5000.0]
+    grid = np.linspace(2500.0, 5000.0, 20001)
+
+    def nll(p):
+        values = dijet_shape(grid, p, sqrt_s=13600.0)
+        return -np.sum(np.log(dijet_shape(inside, p, sqrt_s=13600.0) / np.sum((values[1:] + values[:-1]) / 2 * np.diff(grid))))
+
+    for i in (0, 1):
+        step = np.zeros(3)
+        step[i] = 1e-3
+        assert abs(nll(fit.params + step) - nll(fit.params - step)) / 2e-3 < 0.05
+    # a covariance with a rounding-negative eigenvalue: that direction has no variation, and no warning
+    rounded = DijetFit(np.array([10.0, 5.0, 0.0]), np.diag([0.04, 0.01, -1e-18]), 100.0, 2500.0, 5000.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert len(rounded.eigen_variations(np.linspace(2500.0, 5000.0, 6))) == 2

@@ -51,8 +51,7 @@ class SidebandEstimate:
 def sideband_estimate(mjj, window, signal_region, sr_edges, weights=None, what="events"):
     """Fit the dijet function to the events of ``window`` outside ``signal_region`` and predict
     the signal-region bins ``sr_edges``: a SidebandEstimate."""
-    mjj = np.asarray(mjj, dtype=np.float64)
-    weights = np.ones(len(mjj)) if weights is None else np.asarray(weights, dtype=np.float64)
+    weights = np.ones(len(mjj)) if weights is None else weights
     fit = fit_dijet_function(mjj, weights, *window, what=what, exclude=signal_region)
     prediction = fit.yields(sr_edges)
     shifts = [(up - down) / 2 for up, down in fit.eigen_variations(sr_edges)]

@@ -97,8 +97,9 @@ def fit_dijet_function(mjj, weights, start, stop, sqrt_s=SQRT_S, what="events", 
 
     def nll(p1, p2, p3):
         params = (p1, p2, p3)
-        norm = _region_integral(params, start, stop, exclude, sqrt_s)
-        return -np.sum(effective * np.log(dijet_shape(mjj, params, sqrt_s) / norm))
+        with np.errstate(all="ignore"):  # far from the minimum the function under- or overflows: migrad steps back
+            norm = _region_integral(params, start, stop, exclude, sqrt_s)
+            return -np.sum(effective * np.log(dijet_shape(mjj, params, sqrt_s) / norm))
 
     minuit = Minuit(nll, p1=10.0, p2=5.0, p3=0.0)
     minuit.errordef = Minuit.LIKELIHOOD

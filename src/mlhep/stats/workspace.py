@@ -76,8 +76,13 @@ def read_hists(path, region, observable):
         with uproot.open(path) as file:
             if key not in file:
                 raise BadInputFile(f"{path}: no histograms under '{key}' (top-level keys: {file.keys(recursive=False, cycle=False)})")
-            folder = file[key]
-            return {name: folder[name].to_hist() for name in folder.keys(recursive=False, cycle=False)}
+            folder, histograms = file[key], {}
+            for name, classname in folder.classnames(recursive=False, cycle=False).items():
+                item = folder[name]
+                if not hasattr(item, "to_hist"):
+                    raise BadInputFile(f"{path}: '{key}/{name}' is a {classname}, not a histogram")
+                histograms[name] = item.to_hist()
+            return histograms
     except FileNotFoundError as error:
         raise BadInputFile(f"{path}: file not found (looking for '{key}')") from error
     except (OSError, ValueError) as error:
