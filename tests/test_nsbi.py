@@ -6,9 +6,10 @@ import pyhf
 import pytest
 
 from mlhep.errors import InvalidConfig, InvalidInput, MlhepError
-from mlhep.ml.ratio import DensityRatio, balanced_weights, fit_calibration, isotonic, plot_calibration, reliability_curve
+from mlhep.ml.ratio import DensityRatio, balanced_weights, fit_calibration, isotonic, reliability_curve
 from mlhep.ml.training import TrainConfig
 from mlhep.nsbi import PROCESSES, Fit, GaussianOnExponential, IntervalNotFound, NSBILikelihood, Process, ProfileScan, interpolate, interval, profile_interval
+from mlhep.nsbi.plots import plot_calibration
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -728,3 +729,104 @@ def test_fits_and_scans_start_where_they_are_told():
     starts.clear()
     scan = likelihood.profile_scan([0.8, 1.2], best)
     np.testing.assert_array_equal(starts, [[0.25, -0.5], scan.alpha[0]])
+
+
+def test_ratio_inputs_calibration_and_reliability_edges_by_hand():
+    """The checks and maps of ml.ratio at their edges, each against the case worked out by hand."""
+    from mlhep.ml.ratio import check_features, check_weights
+
+    np.testing.assert_allclose(balanced_weights(np.array([1, 1, 0, 0]), np.array([1, 3, 1, 1])), [0.5, 1.5, 1.0, 1.0])  # integer weights
+    assert check_features([[1, 2], [3, 4]]).dtype == np.float64 and check_weights([1, 2], 2).dtype == np.float64
+    with pytest.raises(InvalidInput, match=r"^X: 2 events with NaN or infinite features$"):
+        check_features(np.array([[0.0, np.inf], [1.0, 1.0], [np.nan, np.nan]]))
+    with pytest.raises(InvalidInput, match=r"^weights: expected shape \(3,\), one weight per event, got \(2,\)$"):
+        check_weights([1.0, 1.0], 3)
+    with pytest.raises(InvalidInput, match=r"^weights: weights must be finite, non-negative and not all zero$"):
+        check_weights([1.0, -1.0, 1.0], 3)
+    assert check_weights([0.25, 0.25, 0.0], 3).sum() == 0.5  # a total below one event is fine
+    # isotonic: weighted fractions per distinct score, one knot each (50 scores, 50 knots)
+    mapping = fit_calibration([0.2, 0.2, 0.8], [1, 0, 1], [3.0, 1.0, 1.0])
+    np.testing.assert_allclose(mapping.x, [0.2, 0.8])
+    np.testing.assert_allclose(mapping.y, [0.75, 1.0])
+    scores = np.linspace(0.01, 0.99, 50)
+    assert len(fit_calibration(scores, scores > 0.5).x) == 50
+    assert len(fit_calibration(np.linspace(0.0, 1.0, 100), np.arange(100) % 2, method="histogram").x) == 20  # 20 bins by default
+    # histogram: an event on a bin edge belongs to the bin above it
+    mapping = fit_calibration([0.1, 0.2, 0.3, 0.4, 0.5], [0, 0, 1, 1, 1], method="histogram", bins=2)
+    np.testing.assert_allclose(mapping.x, [0.15, 0.4])
+    np.testing.assert_allclose(mapping.y, [0.0, 1.0])
+    # an event without weight makes no knot
+    np.testing.assert_allclose(fit_calibration([0.1, 0.5, 0.9], [0, 1, 1], [1.0, 0.0, 1.0]).x, [0.1, 0.9])
+    # reliability: ten bins by default, weights count, the top bins may be empty
+    predicted, observed = reliability_curve([0.05, 0.15, 0.85, 0.95], [0, 1, 1, 0], [1.0, 1.0, 3.0, 1.0])
+    np.testing.assert_allclose(predicted, [0.05, 0.15, 0.85, 0.95])
+    np.testing.assert_allclose(observed, [0.0, 1.0, 1.0, 0.0])
+    predicted, observed = reliability_curve([0.05, 0.15, 0.25], [0, 1, 1], [1.0, 1.0, 3.0], bins=4)
+    np.testing.assert_allclose(predicted, [0.1, 0.25])
+    np.testing.assert_allclose(observed, [0.5, 1.0])
+    # a split without one of the two classes is refused, with either class missing
+    ratio = DensityRatio(ensemble=1)
+    for labels in (np.ones(3), np.zeros(3)):
+        with pytest.raises(InvalidInput, match=r"^too few events: a split of the samples holds only one class$"):
+            ratio._data(np.zeros((3, 1)), labels, np.ones(3), soft=False)
+    assert ratio._data(np.zeros((2, 1)), np.array([1.0, 0.0]), np.ones(2), soft=False)["w"].tolist() == [1.0, 1.0]
+    for method in (ratio.raw_score, ratio.member_ratios):
+        with pytest.raises(MlhepError, match=r"^DensityRatio: call fit \(or load\) first$"):
+            method(np.zeros((2, 1)))
+
+
+def test_density_ratio_messages_save_load_and_reliability(tmp_path, capfd):
+    """A tiny trained ratio: the names in its input errors, its round trip through save and
+    load (calibrated or not, on features or constituents), and its reliability curves."""
+    from mlhep.ml.models import MLPClassifier, PFNClassifier
+    from mlhep.ml.ratio import MonotoneMap
+
+    rng = np.random.default_rng(3)
+    numerator, denominator = rng.normal(0.5, 1.0, (300, 2)), rng.normal(-0.5, 1.0, (300, 2))
+    train = TrainConfig(epochs=2, batch_size=64, early_stopping=False)
+    good = np.zeros((10, 2))
+    with_nan = good.copy()
+    with_nan[3, 1] = np.nan
+    ratio = DensityRatio(hidden=(4,), ensemble=1, train=train, calibration="isotonic")
+    with pytest.raises(InvalidInput, match=r"^denominator: 1 events with NaN or infinite features$"):
+        ratio.fit(good, with_nan)
+    with pytest.raises(InvalidInput, match=r"^numerator has features of shape \(2,\), denominator \(3,\)$"):
+        ratio.fit(good, np.zeros((10, 3)))
+    with pytest.raises(InvalidInput, match=r"^numerator_weight: expected shape \(10,\)"):
+        ratio.fit(good, good, numerator_weight=np.ones(9))
+    with pytest.raises(InvalidInput, match=r"^denominator_weight: expected shape \(10,\)"):
+        ratio.fit(good, good, denominator_weight=np.ones(9))
+    with pytest.raises(InvalidInput, match=r"^denominator_weight: expected shape \(10,\)"):
+        ratio.fit(good, None, denominator_weight=np.ones(9))  # a reweighting of one sample
+    capfd.readouterr()
+    ratio.fit(numerator, denominator)
+    assert capfd.readouterr().err == ""  # no progress bars unless asked
+    assert ratio.calibrator.y.max() > 0.5 > ratio.calibrator.y.min()  # fitted on the held-out labels
+    with pytest.raises(InvalidInput, match=r"^X: 1 events with NaN or infinite features$"):
+        ratio.raw_score(with_nan)
+    with pytest.raises(InvalidInput, match=r"^numerator: 1 events"):
+        ratio.reliability(with_nan, good)
+    with pytest.raises(InvalidInput, match=r"^denominator: 1 events"):
+        ratio.reliability(good, with_nan)
+    labels = np.r_[np.ones(300), np.zeros(300)]
+    both, balanced = np.r_[numerator, denominator], balanced_weights(labels, np.ones(600))
+    for calibrated, score in ((True, ratio.score(both)), (False, ratio.raw_score(both))):
+        curve = ratio.reliability(numerator, denominator, calibrated=calibrated) if not calibrated else ratio.reliability(numerator, denominator)
+        for mine, reference in zip(curve, reliability_curve(score, labels, balanced, 10)):
+            np.testing.assert_array_equal(mine, reference)
+    ratio.save(str(tmp_path / "calibrated"))
+    loaded = DensityRatio.load(str(tmp_path / "calibrated"))
+    assert type(loaded.classifier) is MLPClassifier and isinstance(loaded.calibrator, MonotoneMap)
+    assert (loaded.hidden, loaded.calibration, loaded.train) == ((4,), "isotonic", train)
+    np.testing.assert_array_equal(loaded.calibrator.x, ratio.calibrator.x)
+    np.testing.assert_array_equal(loaded.log_ratio(numerator), ratio.log_ratio(numerator))
+    plain = DensityRatio(hidden=(4,), ensemble=1, train=train).fit(numerator, denominator, progress=True)
+    assert capfd.readouterr().err != ""  # asked for: the progress bars
+    plain.save(tmp_path / "plain")
+    assert DensityRatio.load(tmp_path / "plain").calibrator is None
+    particles = np.abs(rng.normal(0.0, 1.0, (200, 4, 3)))
+    pfn = DensityRatio(ensemble=1, train=train, constituents={"phi": [4], "f": [4], "energy_flow": False, "max_particles": 4})
+    pfn.fit(particles[:100], particles[100:] * 0.5).save(tmp_path / "pfn")
+    loaded = DensityRatio.load(tmp_path / "pfn")
+    assert type(loaded.classifier) is PFNClassifier
+    np.testing.assert_array_equal(loaded.log_ratio(particles[:20]), pfn.log_ratio(particles[:20]))

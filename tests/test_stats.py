@@ -587,3 +587,79 @@ def test_dijet_function_edges_precision_and_refusals():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert len(rounded.eigen_variations(np.linspace(2500.0, 5000.0, 6))) == 2
+
+
+def _one_bin(signal=1.0, background=100.0, stat_variance=None, observed=None):
+    channels = {"sr": {"s": SampleInput(np.array([signal]), signal=True), "b": SampleInput(np.array([background]), stat_variance=stat_variance)}}
+    return build_workspace(channels, observations=None if observed is None else {"sr": [observed]})
+
+
+def test_limit_above_the_default_poi_bound_from_any_bracket():
+    """A limit near mu = 21, above pyhf's default POI bound of 10: found from brackets below,
+    around and far above it, equal to pyhf's toms748 search with wide bounds."""
+    spec = _one_bin()
+    model, data = model_and_data(spec)
+    bounds = model.config.suggested_bounds()
+    bounds[model.config.poi_index] = (0.0, 200.0)
+    pyhf.set_backend("numpy", "scipy")
+    observed, expected = pyhf.infer.intervals.upper_limits.toms748_scan(data, model, 1.0, 100.0, level=0.05, rtol=1e-6, par_bounds=bounds)
+    assert float(observed) == pytest.approx(20.9, abs=0.05)
+    for bracket in ((0.01, 0.02), (0.5, 5.0), (15.0, 25.0), (0.5, 1e5)):
+        limit, band = upper_limits(spec, bracket)
+        assert limit == pytest.approx(float(observed), rel=2e-3), bracket
+        assert band == pytest.approx([float(e) for e in expected], rel=2e-3), bracket
+
+
+def test_fit_helpers_by_hand(tmp_path):
+    """The POI's free bounds, the pulls of a staterror gamma, CLs at the default POI and the
+    retry of a failed minimization, each against its case worked out by hand or by pyhf."""
+    import logging
+    import time
+
+    from mlhep.stats import cls_at
+    from mlhep.stats.fit import _minimize
+
+    # mu may go down to half the smallest background / signal ratio, over every bin with signal
+    background = SampleInput(np.array([2.0, 100.0]))
+    model, _ = model_and_data(build_workspace({"sr": {"s": SampleInput(np.array([0.5, 10.0]), signal=True), "b": background}}))
+    assert free_poi_bounds(model)[model.config.poi_index] == (-2.0, 10.0)
+    # a staterror gamma's pull is (gamma - 1) / sigma, in units of its relative MC uncertainty
+    spec = _one_bin(signal=5.0, stat_variance=np.array([25.0]), observed=130.0)
+    results = best_fit(spec)
+    model, data = model_and_data(spec)
+    pyhf.set_backend("numpy", "minuit")
+    fitted = pyhf.infer.mle.fit(data, model, par_bounds=free_poi_bounds(model), return_uncertainties=True)
+    gamma = model.config.par_slice("staterror_sr").start
+    pull, width = results["pulls"]["staterror_sr[0]"]
+    assert pull == pytest.approx((fitted[gamma, 0] - 1.0) / 0.05, rel=1e-3) and pull != 0
+    assert width == pytest.approx(fitted[gamma, 1] / 0.05, rel=1e-3)
+    # CLs at mu = 1 unless told otherwise; fit_s is the call's own wall time
+    assert cls_at(spec) == cls_at(spec, 1.0) != cls_at(spec, 2.0)
+    start = time.perf_counter()
+    results = fit_workspace(spec)
+    assert results["test_poi"] == 1.0 and 0 < results["fit_s"] <= time.perf_counter() - start
+    write_results(results, tmp_path / "results.json")
+    assert json.loads((tmp_path / "results.json").read_text()) == json.loads(json.dumps(results))
+    # a failed first try (scipy, or MINUIT strategy 0, its log silenced) is retried with MINUIT strategy 1
+    mixins = logging.getLogger("pyhf.optimize.mixins")
+    for first, tried in (("scipy", ("scipy", None)), ("minuit", ("minuit", 0))):
+        seen = []
+
+        def call():
+            optimizer = pyhf.get_backend()[1]
+            seen.append((optimizer.name, getattr(optimizer, "strategy", None), bool(getattr(optimizer, "verbose", False)), mixins.disabled))
+            if len(seen) == 1:
+                raise pyhf.exceptions.FailedMinimization(None)
+            return "refitted"
+
+        assert _minimize(call, first=first) == "refitted"
+        assert seen == [(*tried, False, True), ("minuit", 1, False, False)] and not mixins.disabled
+    calls = []
+
+    def failing():
+        calls.append(mixins.disabled)
+        raise pyhf.exceptions.FailedMinimization(None)
+
+    with pytest.raises(pyhf.exceptions.FailedMinimization):
+        _minimize(failing)
+    assert calls == [True, False] and not mixins.disabled

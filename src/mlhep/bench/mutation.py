@@ -42,6 +42,8 @@ MODULES = {
         f"{_NSBI}ratio_helpers_by_hand",
         f"{_NSBI}calibration_is_monotone_and_repairs_a_miscalibrated_score",
         f"{_NSBI}bad_input_raises_clear_errors",
+        f"{_NSBI}ratio_inputs_calibration_and_reliability_edges_by_hand",
+        f"{_NSBI}density_ratio_messages_save_load_and_reliability",
     ],
     "src/mlhep/stats/fit.py": [
         f"{_STATS}small_workspace_fit_agrees_with_pyhf_and_its_closed_forms",
@@ -51,6 +53,8 @@ MODULES = {
         f"{_STATS}ranking_survives_a_staterror_whose_minus_one_sigma_is_negative",
         f"{_STATS}ranking_agrees_with_cabinetry",
         f"{_STATS}expected_band_is_resolved_when_the_observed_limit_lies_far_above_it",
+        f"{_STATS}limit_above_the_default_poi_bound_from_any_bracket",
+        f"{_STATS}fit_helpers_by_hand",
     ],
     "src/mlhep/stats/workspace.py": [
         f"{_STATS}workspace_modifiers_by_hand",

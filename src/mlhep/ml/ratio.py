@@ -22,7 +22,6 @@ __all__ = [
     "check_weights",
     "fit_calibration",
     "isotonic",
-    "plot_calibration",
     "reliability_curve",
 ]
 
@@ -71,7 +70,7 @@ def balanced_weights(label, weight):
 def isotonic(values, weights):
     """Weighted least-squares non-decreasing fit of ``values`` (in their given order):
     scipy's pool-adjacent-violators (``scipy.optimize.isotonic_regression``)."""
-    return isotonic_regression(np.asarray(values, dtype=np.float64), weights=np.asarray(weights, dtype=np.float64)).x
+    return isotonic_regression(values, weights=weights).x
 
 
 @dataclass
@@ -149,20 +148,6 @@ def reliability_curve(score, label, weight=None, bins=10):
     predicted = np.bincount(index, weight * score, bins)[filled] / total[filled]
     observed = np.bincount(index, weight * (np.asarray(label) == 1), bins)[filled] / total[filled]
     return predicted, observed
-
-
-def plot_calibration(curves, stem):
-    """Reliability curves ``{label: (predicted, observed)}`` against the diagonal, saved as
-    ``stem``.pdf/png."""
-    from mlhep.plotting import figure, save
-
-    fig, ax = figure()
-    ax.plot([0, 1], [0, 1], color="grey", linestyle="--", label="perfectly calibrated")
-    for name, (predicted, observed) in curves.items():
-        ax.plot(predicted, observed, marker="o", label=name)
-    ax.set(xlabel="mean predicted probability", ylabel="observed fraction", xlim=(0, 1), ylim=(0, 1))
-    ax.legend()
-    save(fig, stem)
 
 
 def _split(n, fractions, rng):
@@ -262,7 +247,7 @@ class DensityRatio:
         """The classifier's data dict of features ``X``."""
         return {"X" if self.constituents is None else "constituents": X}
 
-    def _data(self, X, y, w, soft=False):
+    def _data(self, X, y, w, soft):
         if not soft:
             if not (y == 1).any() or not (y == 0).any():
                 raise InvalidInput("too few events: a split of the samples holds only one class")

@@ -1,8 +1,9 @@
-"""NSBI plots: profile-likelihood scans, and learned against exact log-ratios on the toy."""
+"""NSBI plots: profile-likelihood scans, reliability curves of the ratio classifiers, and learned
+against exact log-ratios on the toy."""
 
 from mlhep.plotting import figure, save
 
-__all__ = ["plot_scans", "plot_toy_ratio"]
+__all__ = ["plot_calibration", "plot_scans", "plot_toy_ratio"]
 
 
 def plot_scans(curves, path):
@@ -27,3 +28,15 @@ def plot_toy_ratio(exact, learned, path):
     ax.set_xlabel(r"exact $\ln p_S / p_B$")
     ax.set_ylabel(r"learned $\ln p_S / p_B$")
     save(fig, path)
+
+
+def plot_calibration(curves, stem):
+    """Reliability curves ``{label: (predicted, observed)}`` against the diagonal, saved as
+    ``stem``.pdf/png."""
+    fig, ax = figure()
+    ax.plot([0, 1], [0, 1], color="grey", linestyle="--", label="perfectly calibrated")
+    for name, (predicted, observed) in curves.items():
+        ax.plot(predicted, observed, marker="o", label=name)
+    ax.set(xlabel="mean predicted probability", ylabel="observed fraction", xlim=(0, 1), ylim=(0, 1))
+    ax.legend()
+    save(fig, stem)

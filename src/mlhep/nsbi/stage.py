@@ -10,7 +10,7 @@ from mlhep.columns import read_columns
 from mlhep.errors import EmptySelection, require_finite
 from mlhep.io import write_json
 from mlhep.ml.data import JET_FEATURES, split
-from mlhep.ml.ratio import DensityRatio, plot_calibration
+from mlhep.ml.ratio import DensityRatio
 from mlhep.ml.training import TrainConfig
 from mlhep.nsbi.likelihood import Fit, NSBILikelihood, Process, ProfileScan, interval, profile_interval
 from mlhep.nsbi.toy import GaussianOnExponential
@@ -79,7 +79,7 @@ def run_nsbi(settings, signal_path, background_path, systematics, seed, out_dir,
     """Train the ratios, fit mu with NSBI and with binned pyhf fits (mjj, classifier score) on the
     same Asimov-like test events, run the coverage pseudo-experiments and the exact toy; write
     ``out_dir``/metrics.json and the plots."""
-    from mlhep.nsbi.plots import plot_scans, plot_toy_ratio
+    from mlhep.nsbi.plots import plot_calibration, plot_scans, plot_toy_ratio
 
     samples = {"signal": _sample(signal_path, settings, systematics, seed), "background": _sample(background_path, settings, systematics, seed)}
     expected = {"signal": float(settings["signal_events"]), "background": float(settings["background_events"])}

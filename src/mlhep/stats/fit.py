@@ -148,19 +148,20 @@ def _cls_set(data, model, poi, bounds):
     return np.array([float(observed), *map(float, expected)])
 
 
-def _bracket(data, model, low, high, bounds, tries=20):
+def _bracket(data, model, low, high, tries=20):
     """(low, high) with every CLs curve above the CLs level at ``low`` and below it (and finite)
     at ``high``: far above the limit CLb underflows and CLs = 0 / 0, so a high end that gives
-    NaN is pulled halfway back towards ``low``, and one that is not excluded is doubled."""
+    NaN is pulled halfway back towards ``low``, and one that is not excluded is doubled. Each
+    CLs is computed with the POI's upper bound raised to cover the POI tested."""
     for _ in range(tries):
-        cls_low = _cls_set(data, model, low, bounds)
+        cls_low = _cls_set(data, model, low, _hypotest_bounds(model, low))
         if np.all(cls_low >= CLS_LEVEL):
             break
         low /= 2
     else:
         raise LimitNotBracketed(f"CLs < {CLS_LEVEL} at every poi down to {low:g}: the data exclude any signal")
     for _ in range(tries):
-        cls_high = _cls_set(data, model, high, bounds)
+        cls_high = _cls_set(data, model, high, _hypotest_bounds(model, high))
         if not np.all(np.isfinite(cls_high)):
             high = 0.5 * (low + high)
         elif np.any(cls_high > CLS_LEVEL):
@@ -180,9 +181,7 @@ def upper_limits(spec, bracket, rtol=LIMIT_RTOL):
     before) was 1-17 % off in the -2 sigma band.
     """
     model, data = model_and_data(spec)
-    low, high = bracket
-    bounds = _hypotest_bounds(model, 2 * high)
-    low, high = _bracket(data, model, low, high, bounds)
+    low, high = _bracket(data, model, *bracket)
     bounds = _hypotest_bounds(model, high)
     observed, expected = _minimize(
         lambda: pyhf.infer.intervals.upper_limits.toms748_scan(data, model, low, high, level=CLS_LEVEL, rtol=rtol, test_stat="qtilde", par_bounds=bounds)
