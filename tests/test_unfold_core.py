@@ -26,10 +26,11 @@ class BinnedRatio:
     made = []
 
     def __init__(self, *, hidden, ensemble, train, clip, seed, constituents):
-        BinnedRatio.made.append({"hidden": hidden, "ensemble": ensemble, "train_seed": train.seed, "seed": seed, "clip": clip})
+        BinnedRatio.made.append({"hidden": hidden, "ensemble": ensemble, "train_seed": train.seed, "seed": seed, "clip": clip, "epochs": train.epochs, "constituents": constituents})
         self.ensemble = ensemble
 
     def fit(self, numerator, reference, w_numerator, w_reference, progress=False):
+        BinnedRatio.made[-1]["progress"] = progress
         x = numerator[:, 0]
         num = np.histogram(x, EDGES, weights=w_numerator)[0]
         den = np.histogram(x if reference is None else reference[:, 0], EDGES, weights=w_reference)[0]
@@ -144,6 +145,42 @@ def test_omnifold_refuses_empty_or_inconsistent_inputs(binned):
     # NaN rows that fail their level are fine, and a failing reco row keeps its push weight
     result = omnifold(np.where(np.arange(50) < 5, np.nan, x), x, x, pass_reco=np.arange(50) >= 5, iterations=1)
     assert np.all(np.isfinite(result.weights)) and np.all(result.step1_weights[:5] == 1.0)
+
+
+def test_omnifold_messages_defaults_and_small_weights_by_hand(binned):
+    """Each input error names its argument; the defaults (seed 0, no progress bars, the default
+    training) reach every network; weights summing to less than one event, a single data event
+    and a single iteration are fine."""
+    x = np.linspace(-1, 1, 20)
+    cube, flat = np.zeros((20, 4, 3)), np.zeros((20, 2))
+    particles = {"phi": [4], "f": [4], "energy_flow": False, "max_particles": 4}
+    refusals = [
+        ({"sim_reco": np.zeros((20, 2, 3))}, r"sim_reco must be \(events, features\), got shape \(20, 2, 3\)"),
+        ({"sim_reco": np.zeros((20, 0))}, r"sim_reco must be \(events, features\), got shape \(20, 0\)"),
+        ({"sim_reco": cube, "sim_truth": cube, "data_reco": flat, "constituents": particles}, r"data_reco must be \(events, particles, features\), got shape \(20, 2\)"),
+        ({"sim_reco": cube, "sim_truth": flat, "data_reco": cube, "constituents": particles}, r"sim_truth must be \(events, particles, features\), got shape \(20, 2\)"),
+        ({"pass_reco": np.ones(20)}, r"pass_reco must be a boolean array of shape \(20,\), got float64 \(20,\)"),
+        ({"data_weights": np.ones(19)}, r"data_weights must be finite with shape \(20,\), got shape \(19,\)"),
+        ({"data_weights": np.zeros(20)}, r"no data events \(or zero total data weight\)"),
+        ({"sim_reco": np.where(np.arange(20) == 3, np.nan, x)}, r"sim_reco has non-finite features in 1 of 20 selected rows \(mark them failing with pass_reco\)"),
+        ({"data_reco": np.where(np.arange(20) == 3, np.nan, x)}, r"data_reco has non-finite features in 1 of 20 selected rows"),
+        ({"pass_reco": np.arange(20) < 10, "pass_truth": np.arange(20) >= 10}, r"no simulated event passes both pass_truth and pass_reco"),
+        ({"sim_weights": np.zeros(20)}, r"a class has no events or a non-positive sum of weights"),
+    ]
+    for changes, message in refusals:
+        arguments = {"sim_reco": x, "sim_truth": x, "data_reco": x, **changes}
+        with pytest.raises((InvalidConfig, EmptySelection), match=f"^omnifold: {message}$"):
+            omnifold(arguments.pop("sim_reco"), arguments.pop("sim_truth"), arguments.pop("data_reco"), **arguments)
+    assert binned.made == []
+    result = omnifold(x, x, x, iterations=1)
+    assert [(m["seed"], m["progress"], m["epochs"], m["constituents"]) for m in binned.made] == [
+        (seeds.integer("training", 0, 0, step), False, TrainConfig().epochs, None) for step in (1, 2)
+    ]
+    assert 0 <= result.seconds_per_iteration[0] < 60
+    np.testing.assert_allclose(omnifold_module.ensemble_weights(result, 1), result.weights, rtol=1e-9)  # one iteration: from unit weights
+    binned.made.clear()
+    small = omnifold(x, x, x[:1], sim_weights=np.full(20, 0.01), data_weights=[0.3], iterations=1, train=TrainConfig(epochs=3), progress=True)
+    assert np.all(np.isfinite(small.weights)) and [(m["progress"], m["epochs"]) for m in binned.made] == [(True, 3), (True, 3)]
 
 
 def test_response_of_a_hand_made_sample():

@@ -38,7 +38,7 @@ class OmniFoldResult:
     histories: list = field(default_factory=list, repr=False)
 
 
-def _features(values, name, n=None, constituents=False):
+def _features(values, name, n=None, *, constituents):
     values = np.asarray(values, dtype=np.float64)
     values = values[:, None] if values.ndim == 1 and not constituents else values
     expected = "(events, particles, features)" if constituents else "(events, features)"
