@@ -213,6 +213,7 @@ def test_mjj_edges_and_closure_chi2_by_hand():
     np.testing.assert_allclose(edges, [2950.0, 3100.0, 3300.0, 3500.0, 3700.0, 3900.0, 4100.0, 4300.0, 4500.0, 4620.0])
     # the same in TeV: bins narrower than one unit
     np.testing.assert_allclose(mjj_edges((2.95, 4.62), (3.3, 3.7), 2), edges / 1000.0, rtol=1e-12)
+    np.testing.assert_allclose(mjj_edges((2.0, 4.6), (3.3, 3.7), 4), mjj_edges((2000.0, 4600.0), (3300.0, 3700.0), 4) / 1000.0, rtol=1e-12)
     # chi2 with the Poisson variance at the prediction (at least 1 event) added to the covariance
     assert closure_chi2(np.array([4.0, 0.5]), np.zeros((2, 2)), [6.0, 0.5]) == pytest.approx(1.0)
     assert closure_chi2(np.array([4.0, 0.5]), np.zeros((2, 2)), [4.0, 2.5]) == pytest.approx(4.0)

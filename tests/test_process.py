@@ -75,7 +75,6 @@ def test_results_do_not_depend_on_chunking(generated):
 
 
 def test_dask_local_cluster_gives_the_iterative_result(generated, dijet):
-    pytest.importorskip("distributed")
     settings = {"executor": "dask", "retries": 1, "dask": {"scheduler": None}}
     files = [str(generated["wprime_xy"]), str(generated["qcd_dijet"])]
     with configured_executor(settings, workers=2) as executor:

@@ -103,6 +103,9 @@ def test_final_outputs_exist_and_are_well_formed(workflow_run):
     for method in ("nsbi", "binned_mjj", "binned_score"):
         low, high = nsbi[method]["interval68"]
         assert low <= nsbi[method]["mu_hat"] <= high and nsbi[method]["width68"] == pytest.approx(high - low)
+    injected = load_config("config.yaml", "mini.yaml")["nsbi"]["injected_mu"]
+    for method in ("binned_mjj", "binned_score"):  # pyhf fits to Asimov data at the injected mu
+        assert nsbi[method]["mu_hat"] == pytest.approx(injected, abs=0.01), (method, nsbi[method])
     assert {"width68_exact", "width68_nsbi", "logratio_rms"} == set(nsbi["toy_exact"])
     assert {"scan.png", "calibration.png", "toy_log_ratio.png"} <= {p.name for p in (workflow_run / "results/plots/nsbi").iterdir()}
     anomaly = json.loads((workflow_run / "results/anomaly/summary.json").read_text())
