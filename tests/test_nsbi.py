@@ -757,10 +757,14 @@ def test_ratio_inputs_calibration_and_reliability_edges_by_hand():
     np.testing.assert_allclose(mapping.y, [0.0, 1.0])
     # an event without weight makes no knot
     np.testing.assert_allclose(fit_calibration([0.1, 0.5, 0.9], [0, 1, 1], [1.0, 0.0, 1.0]).x, [0.1, 0.9])
-    # reliability: ten bins by default, weights count, the top bins may be empty
-    predicted, observed = reliability_curve([0.05, 0.15, 0.85, 0.95], [0, 1, 1, 0], [1.0, 1.0, 3.0, 1.0])
-    np.testing.assert_allclose(predicted, [0.05, 0.15, 0.85, 0.95])
-    np.testing.assert_allclose(observed, [0.0, 1.0, 1.0, 0.0])
+    # histogram: bins that violate the order pool with their weights, (2 x 1 + 4 x 0) / 6
+    mapping = fit_calibration([0.1, 0.2, 0.3, 0.4], [1, 1, 0, 0], [1.0, 1.0, 1.0, 3.0], method="histogram", bins=2)
+    np.testing.assert_allclose(mapping.y, [1 / 3, 1 / 3])
+    # reliability: ten bins by default (0.095 shares the first bin with 0.01), weights count,
+    # the top bins may be empty
+    predicted, observed = reliability_curve([0.01, 0.095, 0.85, 0.95], [0, 1, 1, 0], [1.0, 3.0, 3.0, 1.0])
+    np.testing.assert_allclose(predicted, [(0.01 + 3 * 0.095) / 4, 0.85, 0.95])
+    np.testing.assert_allclose(observed, [0.75, 1.0, 0.0])
     predicted, observed = reliability_curve([0.05, 0.15, 0.25], [0, 1, 1], [1.0, 1.0, 3.0], bins=4)
     np.testing.assert_allclose(predicted, [0.1, 0.25])
     np.testing.assert_allclose(observed, [0.5, 1.0])

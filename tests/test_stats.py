@@ -663,3 +663,60 @@ def test_fit_helpers_by_hand(tmp_path):
     with pytest.raises(pyhf.exceptions.FailedMinimization):
         _minimize(failing)
     assert calls == [True, False] and not mixins.disabled
+
+
+def test_limit_bracket_by_hand(monkeypatch):
+    """The bracketing of the limits on CLs curves made by hand: all six equal to 0.5 / poi
+    (crossing 0.05 at poi = 10), and 0 / 0 (NaN) above poi = 1000, where CLb underflows."""
+    from mlhep.stats import fit
+
+    monkeypatch.setattr(fit, "_cls_set", lambda data, model, poi, bounds: np.full(6, 0.5 / poi if poi <= 1000 else np.nan))
+    model, data = model_and_data(_one_bin())
+    assert fit._bracket(data, model, 1.0, 5.0) == (5.0, 10.0)  # doubled once; CLs = 0.05 is excluded
+    assert fit._bracket(data, model, 10.0, 20.0) == (10.0, 20.0)  # CLs = 0.05 at the low end holds
+    assert fit._bracket(data, model, 40.0, 80.0) == (10.0, 80.0)  # halved twice
+    assert fit._bracket(data, model, 1.0, 5000.0) == (1.0, 625.875)  # NaN pulled halfway back, three times
+    with pytest.raises(fit.LimitNotBracketed, match=r"^CLs < 0.05 at every poi down to 9.53674: the data exclude any signal$"):
+        fit._bracket(data, model, 1e7, 2e7)  # 20 tries: 1e7 / 2^20 = 9.5 is the 21st
+    assert fit._bracket(data, model, 1e7, 20.0, tries=21) == (1e7 / 2**20, 20.0)
+    with pytest.raises(fit.LimitNotBracketed, match=r"^no poi up to 4 is excluded at CLs < 0.05 with finite CLs; check the signal template$"):
+        fit._bracket(data, model, 1.0, 2.0, tries=1)
+
+
+def test_ranking_by_hand_with_a_deficit_and_a_fixed_parameter():
+    """One bin, 10 signal on 100 +- 10 % background, 90 observed: mu-hat = -1, and the
+    background shifted by +-1 sigma moves it to -2 and 0. A parameter fixed in the measurement
+    is not ranked and stays fixed in every refit: the ranking equals that without it."""
+    deficit = build_workspace(
+        {"sr": {"s": SampleInput(np.array([10.0]), signal=True), "b": SampleInput(np.array([100.0]))}}, norm_uncertainties={"b": 0.1}, observations={"sr": [90.0]}
+    )
+    (row,) = ranking(deficit)
+    assert row["parameter"] == "norm_b"
+    assert (row["prefit_up"], row["prefit_down"]) == pytest.approx((-1.0, 1.0), abs=2e-3)
+    signal = SampleInput(np.array([5.0, 20.0, 5.0]), signal=True)
+
+    def spec(variations, fixed):
+        background = SampleInput(np.array([100.0, 80.0, 60.0]), variations=variations)
+        built = build_workspace({"sr": {"signal": signal, "background": background}}, norm_uncertainties={"background": 0.2}, asimov_mu=1.0)
+        built["measurements"][0]["config"]["parameters"] = [{"name": name, "fixed": True} for name in fixed]
+        return built
+
+    jes = {"jes": (np.array([101.0, 81.0, 61.0]), None)}
+    with_fixed = ranking(spec({**jes, "xsec": (np.array([130.0, 100.0, 60.0]), None)}, ["xsec"]))
+    without = ranking(spec(jes, []))
+    assert [row["parameter"] for row in with_fixed] == [row["parameter"] for row in without] == ["norm_background", "jes"]
+    for ours, reference in zip(with_fixed, without):
+        assert ours == pytest.approx(reference, abs=1e-4)
+
+
+def test_poi_bounds_and_limit_table_of_odd_inputs():
+    """A bin without signal (and without background) does not bound the POI; limits and masses
+    given as integers come back as floats."""
+    spec = {"channels": [{"name": "sr", "samples": [
+        {"name": "s", "data": [0.0, 10.0], "modifiers": [{"name": "mu", "type": "normfactor", "data": None}]},
+        {"name": "b", "data": [0.0, 100.0], "modifiers": []},
+    ]}]}  # fmt: skip
+    model = pyhf.Model(spec)
+    assert free_poi_bounds(model)[model.config.poi_index] == (-5.0, 10.0)
+    masses, observed, expected = limit_vs_mass([(3000, {"upper_limit_obs": 3, "upper_limit_exp": [1, 2, 3, 4, 5]})])
+    assert masses.dtype == observed.dtype == expected.dtype == np.float64

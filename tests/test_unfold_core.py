@@ -20,8 +20,9 @@ EDGES = np.linspace(-3.0, 3.0, 13)
 
 class BinnedRatio:
     """Stands in for mlhep.ml.ratio.DensityRatio: the exact class-balanced ratio
-    p_num / p_den of the first feature on the bins EDGES, from the weighted counts. With it,
-    OmniFold's two steps are the two halves of an IBU iteration."""
+    p_num / p_den of the first feature (of the first particle, for constituents) on the bins
+    EDGES, from the weighted counts. With it, OmniFold's two steps are the two halves of an IBU
+    iteration."""
 
     made = []
 
@@ -31,18 +32,22 @@ class BinnedRatio:
 
     def fit(self, numerator, reference, w_numerator, w_reference, progress=False):
         BinnedRatio.made[-1]["progress"] = progress
-        x = numerator[:, 0]
+        x = _first(numerator)
         num = np.histogram(x, EDGES, weights=w_numerator)[0]
-        den = np.histogram(x if reference is None else reference[:, 0], EDGES, weights=w_reference)[0]
+        den = np.histogram(x if reference is None else _first(reference), EDGES, weights=w_reference)[0]
         self.table = np.divide(num / num.sum(), den / den.sum(), out=np.zeros(len(num)), where=den > 0)
         self.classifier = SimpleNamespace(history=[{"epochs": 0}])
         return self
 
     def ratio(self, X):
-        return self.table[np.searchsorted(EDGES, X[:, 0], side="right") - 1]
+        return self.table[np.searchsorted(EDGES, _first(X), side="right") - 1]
 
     def member_ratios(self, X):
         return np.repeat(self.ratio(X)[None], self.ensemble, axis=0)
+
+
+def _first(X):
+    return X.reshape(len(X), -1)[:, 0]
 
 
 @pytest.fixture
@@ -181,6 +186,10 @@ def test_omnifold_messages_defaults_and_small_weights_by_hand(binned):
     binned.made.clear()
     small = omnifold(x, x, x[:1], sim_weights=np.full(20, 0.01), data_weights=[0.3], iterations=1, train=TrainConfig(epochs=3), progress=True)
     assert np.all(np.isfinite(small.weights)) and [(m["progress"], m["epochs"]) for m in binned.made] == [(True, 3), (True, 3)]
+    binned.made.clear()
+    jets = np.broadcast_to(x[:, None, None], (20, 4, 3))
+    assert np.all(np.isfinite(omnifold(jets, jets, jets, constituents=particles, iterations=1).weights))
+    assert [m["constituents"] for m in binned.made] == [particles, particles]  # the network settings reach both steps
 
 
 def test_response_of_a_hand_made_sample():

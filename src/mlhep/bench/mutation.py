@@ -54,6 +54,9 @@ MODULES = {
         f"{_STATS}ranking_agrees_with_cabinetry",
         f"{_STATS}expected_band_is_resolved_when_the_observed_limit_lies_far_above_it",
         f"{_STATS}limit_above_the_default_poi_bound_from_any_bracket",
+        f"{_STATS}limit_bracket_by_hand",
+        f"{_STATS}ranking_by_hand_with_a_deficit_and_a_fixed_parameter",
+        f"{_STATS}poi_bounds_and_limit_table_of_odd_inputs",
         f"{_STATS}fit_helpers_by_hand",
     ],
     "src/mlhep/stats/workspace.py": [
