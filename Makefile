@@ -21,6 +21,7 @@ mini: $(STAMP)
 # on every core (pytest-xdist), a test file per worker at a time (pyproject's addopts): the tests
 # of a file share its fixtures and folders (test_workflow.py the mini run's); the slowest 25 are listed
 test: $(STAMP)
+	$(VENV)/bin/ruff check .
 	$(VENV)/bin/pytest -n auto --durations=25
 
 # mutation testing of the numeric core against each module's fast tests (slow: not part of `make test`)

@@ -3,21 +3,21 @@ region or in one sliding window."""
 
 import sys
 
-sys.stderr = open(snakemake.log[0], "w")  # noqa: F821
+sys.stderr = open(snakemake.log[0], "w")
 
-import torch  # noqa: E402
+import torch
 
-from mlhep.anomaly.stage import run_bump_hunt  # noqa: E402
+from mlhep.anomaly.stage import run_bump_hunt
 
-torch.set_num_threads(snakemake.threads)  # noqa: F821
+torch.set_num_threads(snakemake.threads)
 run_bump_hunt(
-    snakemake.params.settings,  # noqa: F821
-    snakemake.input.signal,  # noqa: F821
-    snakemake.input.background,  # noqa: F821
-    snakemake.params.injection,  # noqa: F821
-    snakemake.params.seed,  # noqa: F821
-    snakemake.params.global_seed,  # noqa: F821
-    snakemake.output.run,  # noqa: F821
-    snakemake.output.scores,  # noqa: F821
-    analysis_region=snakemake.params.region,  # noqa: F821
+    snakemake.params.settings,
+    snakemake.input.signal,
+    snakemake.input.background,
+    snakemake.params.injection,
+    snakemake.params.seed,
+    snakemake.params.global_seed,
+    snakemake.output.run,
+    snakemake.output.scores,
+    analysis_region=snakemake.params.region,
 )

@@ -2,8 +2,8 @@
 
 import sys
 
-sys.stderr = open(snakemake.log[0], "w")  # noqa: F821
+sys.stderr = open(snakemake.log[0], "w")
 
-from mlhep.anomaly.stage import summarize  # noqa: E402
+from mlhep.anomaly.stage import summarize
 
-summarize(snakemake.params.settings, snakemake.input.runs, snakemake.output.summary, snakemake.output.plots, snakemake.input.windows)  # noqa: F821
+summarize(snakemake.params.settings, snakemake.input.runs, snakemake.output.summary, snakemake.output.plots, snakemake.input.windows)

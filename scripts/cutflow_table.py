@@ -2,8 +2,8 @@
 
 import sys
 
-sys.stderr = open(snakemake.log[0], "w")  # noqa: F821
+sys.stderr = open(snakemake.log[0], "w")
 
-from mlhep.process import cutflow_table  # noqa: E402
+from mlhep.process import cutflow_table
 
-cutflow_table(snakemake.input.cutflows, snakemake.output.table)  # noqa: F821
+cutflow_table(snakemake.input.cutflows, snakemake.output.table)

@@ -2,18 +2,17 @@
 
 import sys
 
-sys.stderr = open(snakemake.log[0], "w")  # noqa: F821
+sys.stderr = open(snakemake.log[0], "w")
 
-from mlhep.stats.search import run_search  # noqa: E402
+import os
+
+from mlhep.search.stage import SearchSettings, run_search
 
 run_search(
-    snakemake.params.analysis,  # noqa: F821
-    dict(zip(snakemake.params.signal_samples, snakemake.input.signals)),  # noqa: F821
-    snakemake.input.background,  # noqa: F821
-    snakemake.params.tagger_kind,  # noqa: F821
-    snakemake.input.tagger,  # noqa: F821
-    snakemake.params.systematics,  # noqa: F821
-    snakemake.params.seed,  # noqa: F821
-    snakemake.params.fit_dir,  # noqa: F821
-    snakemake.output.plots,  # noqa: F821
+    SearchSettings.from_config(snakemake.params.analysis, snakemake.params.systematics, snakemake.params.seed),
+    dict(zip(snakemake.params.signal_samples, snakemake.input.signals)),
+    snakemake.input.background,
+    snakemake.input.tagger,
+    os.path.dirname(snakemake.output.results),
+    snakemake.output.plots,
 )

@@ -2,12 +2,13 @@
 
 import sys
 
-sys.stderr = open(snakemake.log[0], "w")  # noqa: F821
+sys.stderr = open(snakemake.log[0], "w")
 
-from mlhep.generate import SampleSpec, generate_shard  # noqa: E402
+from mlhep.generate import SampleSpec
+from mlhep.generate.stage import generate_shard
 
 generate_shard(
-    SampleSpec(**snakemake.params.spec),  # noqa: F821
-    int(snakemake.wildcards.shard),  # noqa: F821
-    snakemake.output.root,  # noqa: F821
+    SampleSpec(**snakemake.params.spec),
+    int(snakemake.wildcards.shard),
+    snakemake.output.root,
 )

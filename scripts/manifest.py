@@ -2,8 +2,8 @@
 
 import sys
 
-sys.stderr = open(snakemake.log[0], "w")  # noqa: F821
+sys.stderr = open(snakemake.log[0], "w")
 
-from mlhep.manifest import write_manifest  # noqa: E402
+from mlhep.manifest import write_manifest
 
-write_manifest(list(snakemake.input), snakemake.params.config, snakemake.output[0], snakemake.params.checkout)  # noqa: F821
+write_manifest(list(snakemake.input), snakemake.params.config, snakemake.output[0], snakemake.params.checkout)

@@ -2,8 +2,8 @@
 
 import sys
 
-sys.stderr = open(snakemake.log[0], "w")  # noqa: F821
+sys.stderr = open(snakemake.log[0], "w")
 
-from mlhep.report import write_metrics_table  # noqa: E402
+from mlhep.report import write_metrics_table
 
-write_metrics_table(snakemake.input[0], snakemake.output[0])  # noqa: F821
+write_metrics_table(snakemake.input[0], snakemake.output[0])

@@ -3,22 +3,23 @@
 import os
 import sys
 
-from mlhep.process import configured_executor, process_sample
+from mlhep.process import configured_executor
+from mlhep.process.stage import process_sample
 
 if __name__ == "__main__":  # the dask executor's worker processes import this script again
-    sys.stderr = open(snakemake.log[0], "w")  # noqa: F821
-    processing = snakemake.params.processing  # noqa: F821
+    sys.stderr = open(snakemake.log[0], "w")
+    processing = snakemake.params.processing
     # absolute paths: a dask cluster's workers (a SLURMCluster's jobs) run in their own directory
-    files = [path if "://" in path else os.path.abspath(path) for path in snakemake.input.files]  # noqa: F821
-    with configured_executor(processing, snakemake.threads) as executor:  # noqa: F821
+    files = [path if "://" in path else os.path.abspath(path) for path in snakemake.input.files]
+    with configured_executor(processing, snakemake.threads) as executor:
         process_sample(
-            snakemake.wildcards.sample,  # noqa: F821
+            snakemake.wildcards.sample,
             files,
-            snakemake.params.selection["channel"],  # noqa: F821
-            snakemake.params.selection["options"],  # noqa: F821
-            snakemake.params.seed,  # noqa: F821
+            snakemake.params.selection["channel"],
+            snakemake.params.selection["options"],
+            snakemake.params.seed,
             executor,
             processing["chunksize"],
             processing["skipbadfiles"],
-            dict(snakemake.output),  # noqa: F821
+            dict(snakemake.output),
         )

@@ -2,8 +2,8 @@
 
 import sys
 
-sys.stderr = open(snakemake.log[0], "w")  # noqa: F821
+sys.stderr = open(snakemake.log[0], "w")
 
-from mlhep.ml.taggers import summarize_taggers  # noqa: E402
+from mlhep.ml.stage import summarize_taggers
 
-summarize_taggers(snakemake.input.models, snakemake.output.summary, snakemake.output.plots)  # noqa: F821
+summarize_taggers(snakemake.input.models, snakemake.output.summary, snakemake.output.plots)

@@ -2,22 +2,22 @@
 
 import sys
 
-sys.stderr = open(snakemake.log[0], "w")  # noqa: F821
+sys.stderr = open(snakemake.log[0], "w")
 
-import torch  # noqa: E402
+import torch
 
-from mlhep.ml.taggers import train_tagger  # noqa: E402
-from mlhep.ml.training import checkpoint_folder  # noqa: E402
+from mlhep.ml.stage import train_tagger
+from mlhep.ml.training import checkpoint_folder
 
-torch.set_num_threads(snakemake.threads)  # noqa: F821
-settings = {"kind": snakemake.params.kind, "hyper": snakemake.params.hyper, "seed": snakemake.params.seed}  # noqa: F821
-inputs = [snakemake.input.signal, snakemake.input.background]  # noqa: F821
+torch.set_num_threads(snakemake.threads)
+settings = {"kind": snakemake.params.kind, "hyper": snakemake.params.hyper, "seed": snakemake.params.seed}
+inputs = [snakemake.input.signal, snakemake.input.background]
 
 train_tagger(
     settings["kind"],
     settings["hyper"],
     *inputs,
     settings["seed"],
-    snakemake.output.model,  # noqa: F821
-    checkpoint_folder("checkpoints/train_tagger", snakemake.wildcards.model, settings, inputs),  # noqa: F821
+    snakemake.output.model,
+    checkpoint_folder("checkpoints/train_tagger", snakemake.wildcards.model, settings, inputs),
 )

@@ -1,20 +1,21 @@
 """Snakemake script: OmniFold and IBU of the Z+jets observables."""
 
+import os
 import sys
 
-sys.stderr = open(snakemake.log[0], "w")  # noqa: F821
+sys.stderr = open(snakemake.log[0], "w")
 
-import torch  # noqa: E402
+import torch
 
-from mlhep.unfold.stage import run_unfolding  # noqa: E402
+from mlhep.unfold.stage import run_unfolding
 
-torch.set_num_threads(snakemake.threads)  # noqa: F821
+torch.set_num_threads(snakemake.threads)
 run_unfolding(
-    snakemake.params.settings,  # noqa: F821
-    snakemake.input.simulation,  # noqa: F821
-    snakemake.input.data,  # noqa: F821
-    snakemake.params.seed,  # noqa: F821
-    "results/unfolding",
-    snakemake.output.plots,  # noqa: F821
-    alternative_path=snakemake.input.alternative[0] if snakemake.input.alternative else None,  # noqa: F821
+    snakemake.params.settings,
+    snakemake.input.simulation,
+    snakemake.input.data,
+    snakemake.params.seed,
+    os.path.dirname(snakemake.output.metrics),
+    snakemake.output.plots,
+    alternative_path=snakemake.input.alternative[0] if snakemake.input.alternative else None,
 )

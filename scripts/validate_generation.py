@@ -4,11 +4,11 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-sys.stderr = open(snakemake.log[0], "w")  # noqa: F821
+sys.stderr = open(snakemake.log[0], "w")
 
-from mlhep.generate.validate import validate_samples  # noqa: E402
+from mlhep.generate.validate import validate_samples
 
 files_by_sample = defaultdict(list)
-for path in snakemake.input.shards:  # noqa: F821
+for path in snakemake.input.shards:
     files_by_sample[Path(path).parent.name].append(path)
-validate_samples(dict(files_by_sample), snakemake.output.summary, snakemake.output.plots)  # noqa: F821
+validate_samples(dict(files_by_sample), snakemake.output.summary, snakemake.output.plots)

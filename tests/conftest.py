@@ -19,7 +19,8 @@ import yaml
 from filelock import FileLock
 from snakemake.utils import update_config
 
-from mlhep.generate import SampleSpec, generate_shard
+from mlhep.generate import SampleSpec
+from mlhep.generate.stage import generate_shard
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -34,7 +35,7 @@ def pytest_configure(config):
         # dcor compiles its numba functions at import and caches them: done once here, before the
         # xdist workers import it at the same moment (two first compiles at once aborted in LLVM
         # on a fresh virtual environment)
-        import dcor  # noqa: F401
+        import dcor  # noqa: F401 (imported to find out whether it is installed)
 
 
 @pytest.fixture(scope="module")

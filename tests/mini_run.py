@@ -30,7 +30,7 @@ def run(workdir):
     if NO_SLURM is None:
         try:
             return {"returncode": 0, "output": "", "slurm": run_on_slurm(workdir, timeout=SLURM_TIMEOUT), "local_because": None, "slurm_error": None}
-        except Exception:  # noqa: BLE001 - reported by the SLURM test; the others go on with a local run
+        except Exception:  # reported by the SLURM test; the others go on with a local run
             slurm_error = traceback.format_exc()[-6000:]
             local_because = "the SLURM run failed"
             shutil.rmtree(workdir)
@@ -45,7 +45,7 @@ def main(workdir, record):
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
         outcome = run(Path(workdir))
-    except BaseException:  # noqa: BLE001 - whatever stopped the run is reported to the tests waiting for it
+    except BaseException:  # whatever stopped the run is reported to the tests waiting for it
         outcome = {"returncode": 1, "output": traceback.format_exc()[-6000:], "slurm": None, "local_because": None, "slurm_error": None}
     write_json(outcome, record)
 

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from mlhep.anomaly import ConditionalFlow, LogitScaler, max_sic, sic_curve
-from mlhep.ml.metrics import rejection
 from mlhep.errors import InvalidInput
+from mlhep.ml.metrics import rejection
 from mlhep.ml.training import TrainConfig
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

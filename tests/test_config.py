@@ -82,9 +82,9 @@ def test_unknown_process_names_the_sample(config):
 
 
 def test_every_schema_key_is_described():
-    import yaml
-
     from pathlib import Path
+
+    import yaml
 
     schema = yaml.safe_load(Path(SCHEMA).read_text())
 

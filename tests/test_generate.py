@@ -10,8 +10,9 @@ from coffea.nanoevents import NanoEventsFactory, PFNanoAODSchema
 
 from conftest import generate
 from mlhep.errors import BadInputFile, InvalidConfig
-from mlhep.generate import Detector, SampleSpec, generate_shard, open_events, read_branches, write_nanoaod
+from mlhep.generate import Detector, SampleSpec, open_events, read_branches, write_nanoaod
 from mlhep.generate.pythia import shard_seed
+from mlhep.generate.stage import generate_shard
 
 
 class _Schema(PFNanoAODSchema):

@@ -8,7 +8,7 @@ from sklearn.metrics import roc_curve as sklearn_roc_curve
 
 from mlhep.errors import InvalidInput
 from mlhep.ml.metrics import rejection, roc_auc, roc_curve
-from mlhep.ml.taggers import evaluate_tagger
+from mlhep.ml.stage import evaluate_tagger
 
 
 def _inputs(kind, n=2000, seed=3):
@@ -97,7 +97,8 @@ def test_rejection_at_other_efficiencies_and_its_bad_values():
 
 
 def test_score_threshold_and_inverse_jsd_by_hand():
-    from mlhep.ml.metrics import JSD_MASS_BINS, check_scores, inverse_jsd, score_threshold
+    from mlhep.checks import check_scores
+    from mlhep.ml.metrics import JSD_MASS_BINS, inverse_jsd, score_threshold
 
     scores = np.array([0.1, 0.4, 0.2, 0.9, 0.7])
     assert score_threshold(scores, 0.4) == 0.4  # 0.7 and 0.9, two of five, lie above it (the cut is score > threshold)

@@ -15,16 +15,18 @@ import numpy as np
 import pytest
 import torch
 
+from mlhep.columns import JET_FEATURES, jet_column, split
 from mlhep.config import tagger_models
 from mlhep.errors import InvalidInput
-from mlhep.ml.data import JET_FEATURES, jet_column, jet_table, split
+from mlhep.ml.data import jet_table
 from mlhep.ml.decorrelation import distance_correlation
 from mlhep.ml.metrics import inverse_jsd, rejection, roc_auc
 from mlhep.ml.models import MLP, BDTClassifier, MLPClassifier, PFNClassifier
 from mlhep.ml.networks import ParticleFlowNetwork
-from mlhep.ml.taggers import evaluate_tagger, tagger_data
+from mlhep.ml.stage import evaluate_tagger, tagger_data
 from mlhep.ml.training import TrainConfig, TrainingDiverged, fit
-from mlhep.process import make_executor, process_sample
+from mlhep.process import make_executor
+from mlhep.process.stage import process_sample
 
 
 def test_metrics_on_known_cases():

@@ -561,7 +561,8 @@ def test_density_ratio_reweighting_calibration_and_constituents(sigmoid_classifi
 
 
 def test_ratio_helpers_by_hand():
-    from mlhep.ml.ratio import MonotoneMap, check_features, check_weights
+    from mlhep.checks import check_features, check_weights
+    from mlhep.ml.ratio import MonotoneMap
 
     np.testing.assert_allclose(balanced_weights(np.array([1, 1, 0, 0, 0, 0]), np.array([1.0, 3.0, 1.0, 1.0, 1.0, 1.0])), [0.75, 2.25, 0.75, 0.75, 0.75, 0.75])
     assert check_features(np.arange(3.0)).shape == (3, 1)
@@ -733,7 +734,7 @@ def test_fits_and_scans_start_where_they_are_told():
 
 def test_ratio_inputs_calibration_and_reliability_edges_by_hand():
     """The checks and maps of ml.ratio at their edges, each against the case worked out by hand."""
-    from mlhep.ml.ratio import check_features, check_weights
+    from mlhep.checks import check_features, check_weights
 
     np.testing.assert_allclose(balanced_weights(np.array([1, 1, 0, 0]), np.array([1, 3, 1, 1])), [0.5, 1.5, 1.0, 1.0])  # integer weights
     assert check_features([[1, 2], [3, 4]]).dtype == np.float64 and check_weights([1, 2], 2).dtype == np.float64

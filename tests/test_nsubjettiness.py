@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import vector
 
+from mlhep.errors import InvalidInput
 from mlhep.generate.nsubjettiness import nsubjettiness
 
 vector.register_awkward()
@@ -128,7 +129,7 @@ def test_bad_arguments():
     p = [np.ones(2)] * 4
     with pytest.raises(ValueError, match="axes"):
         nsubjettiness(*p, np.array([0, 2]), RADIUS, axes="WTA_KT_Axes")
-    with pytest.raises(ValueError, match="offsets"):
+    with pytest.raises(InvalidInput, match="offsets"):
         nsubjettiness(*p, np.array([0, 3]), RADIUS)
     with pytest.raises(ValueError, match="n_max"):
         nsubjettiness(*p, np.array([0, 2]), RADIUS, n_max=0)

@@ -7,11 +7,12 @@ import numpy as np
 import pytest
 import uproot
 import vector
-from conftest import nanoaod_branches, write_events
 
+from conftest import nanoaod_branches, write_events
 from mlhep.errors import EmptySelection, OptionalBranchWarning
 from mlhep.ml.data import jet_table
-from mlhep.process import configured_executor, cutflow_table, make_executor, make_processor, process_sample, run_processor
+from mlhep.process import configured_executor, cutflow_table, make_executor, make_processor, run_processor
+from mlhep.process.stage import process_sample
 
 EXECUTOR = make_executor("iterative", status=False)
 

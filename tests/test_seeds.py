@@ -13,8 +13,8 @@ import pytest
 from scipy import stats
 
 from mlhep import seeds
+from mlhep.columns import split
 from mlhep.generate.pythia import shard_seed
-from mlhep.ml.data import split
 from mlhep.process.systematics import scale_factors
 
 EVENTS = np.arange(1, 200_001, dtype=np.uint64)
@@ -69,7 +69,8 @@ def test_generation_seeds_are_those_of_earlier_releases():
 
 _PROCESS = """
 import sys
-from mlhep.process import make_executor, process_sample
+from mlhep.process import make_executor
+from mlhep.process.stage import process_sample
 path, out = sys.argv[1], sys.argv[2]
 outputs = {{kind: f"{{out}}.{{kind}}" for kind in ("columns", "hists", "cutflow")}}
 process_sample("zjets", [path], "zjets", {{}}, 1, make_executor("futures", 2, status=False), 50, False, outputs)

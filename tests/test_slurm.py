@@ -20,8 +20,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import ROOT
 from packaging.requirements import Requirement
+
+from conftest import ROOT
 
 _spec = importlib.util.spec_from_file_location("slurm_doc", ROOT / ".ci" / "slurm_doc.py")
 slurm_doc = importlib.util.module_from_spec(_spec)
@@ -134,7 +135,7 @@ def check_slurm_run(workdir, run):
     assert all(state == "COMPLETED" for state, _, _ in done.values()), done
     rules = Counter(comment.removeprefix("rule_").split("_wildcards_")[0] for _, comment, _ in done.values())
     assert rules == planned, rules
-    for state, comment, tres in done.values():
+    for _state, comment, tres in done.values():
         rule = comment.removeprefix("rule_").split("_wildcards_")[0]
         allocated = dict(item.split("=") for item in tres.split(","))
         assert int(allocated["cpu"]) == expected[rule], (rule, tres)

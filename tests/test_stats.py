@@ -9,7 +9,7 @@ import pyhf
 import pytest
 import uproot
 
-from mlhep.errors import BadInputFile, EmptySelection, InvalidConfig
+from mlhep.errors import BadInputFile, EmptySelection, InvalidConfig, InvalidInput
 from mlhep.stats import (
     MIN_YIELD,
     SampleInput,
@@ -156,10 +156,10 @@ def test_bad_templates_raise_clear_errors(templates):
     broken.view().value[3] = np.nan
     channels = _channels(templates)
     channels["mjj"]["signal"] = sample_from_hists({"nominal": broken}, signal=True)
-    with pytest.raises(InvalidConfig, match=r"sample 'signal' in channel 'mjj'.*NaN"):
+    with pytest.raises(InvalidInput, match=r"sample 'signal' in channel 'mjj'.*NaN"):
         build_workspace(channels)
     channels["mjj"]["signal"] = SampleInput(-templates["signal"]["nominal"].values(), signal=True)
-    with pytest.raises(InvalidConfig, match=r"sample 'signal'.*negative"):
+    with pytest.raises(InvalidInput, match=r"sample 'signal'.*negative"):
         build_workspace(channels)
     with pytest.raises(InvalidConfig, match="unknown samples"):
         build_workspace(_channels(templates), norm_uncertainties={"ttbar": 0.1})
@@ -396,7 +396,8 @@ def test_workspace_modifiers_by_hand():
     ],
 )
 def test_bad_workspaces_are_named(channels, kwargs, message):
-    with pytest.raises(InvalidConfig, match=message):
+    """A bad structure is InvalidConfig, bad per-bin values InvalidInput (mlhep.checks.check_bins)."""
+    with pytest.raises(InvalidInput if "bins" in message and "different numbers" not in message else InvalidConfig, match=message):
         build_workspace(channels, **kwargs)
 
 
@@ -511,15 +512,15 @@ def test_workspace_input_edges_by_hand(tmp_path):
     histosys = _modifiers(build_workspace({"sr": {"b": varied, "s": signal}}), "b")[("jes", "histosys")]
     assert histosys["hi_data"][1] == pytest.approx(MIN_YIELD * 35 / (16 + MIN_YIELD))
     # the negative bins are named, not the bins below one event
-    with pytest.raises(InvalidConfig, match=r"observations of channel 'sr': negative values in bins \[2\]$"):
+    with pytest.raises(InvalidInput, match=r"observations of channel 'sr': negative values in bins \[2\]$"):
         build_workspace({"sr": {"b": background, "s": signal}}, observations={"sr": [0.5, 0.0, -1.0]})
     # a missing bin (None) is a NaN, named as such
-    with pytest.raises(InvalidConfig, match=r"sample 'b' in channel 'sr' nominal: NaN or infinite values in bins \[1\]"):
+    with pytest.raises(InvalidInput, match=r"sample 'b' in channel 'sr' nominal: NaN or infinite values in bins \[1\]"):
         build_workspace({"sr": {"b": SampleInput([10.0, None, 5.0]), "s": signal}})
-    with pytest.raises(InvalidConfig, match=r"observations of channel 'sr': scalar bins where 3 are expected"):
+    with pytest.raises(InvalidInput, match=r"observations of channel 'sr': scalar bins where 3 are expected"):
         build_workspace({"sr": {"b": background, "s": signal}}, observations={"sr": 7.0})
     wrong_down = SampleInput(np.array([10.0, 20.0, 5.0]), variations={"jes": (np.array([11.0, 21.0, 5.0]), np.array([9.0, 19.0]))})
-    with pytest.raises(InvalidConfig, match=r"sample 'b' in channel 'sr' variation 'jes' down: 2 bins where 3 are expected"):
+    with pytest.raises(InvalidInput, match=r"sample 'b' in channel 'sr' variation 'jes' down: 2 bins where 3 are expected"):
         build_workspace({"sr": {"b": wrong_down, "s": signal}})
     with pytest.raises(InvalidConfig, match=r"^build_workspace: every channel needs at least one sample$"):
         build_workspace({"sr": {}})
@@ -645,7 +646,7 @@ def test_fit_helpers_by_hand(tmp_path):
     for first, tried in (("scipy", ("scipy", None)), ("minuit", ("minuit", 0))):
         seen = []
 
-        def call():
+        def call(seen=seen):
             optimizer = pyhf.get_backend()[1]
             seen.append((optimizer.name, getattr(optimizer, "strategy", None), bool(getattr(optimizer, "verbose", False)), mixins.disabled))
             if len(seen) == 1:

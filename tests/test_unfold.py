@@ -345,9 +345,9 @@ def test_variations_config_is_valid_and_holds_out_variations_it_was_not_tuned_on
     none equal to the simulation's; and check_variations names what is wrong."""
     from snakemake.utils import validate
 
+    from conftest import ROOT, load_config
     from mlhep.bench.unfolding import _aggregate, _wins, check_variations
     from mlhep.config import check_config
-    from conftest import ROOT, load_config
 
     config = load_config("config.yaml", "benchmark.yaml")
     validate(config, str(ROOT / "workflow/schemas/config.schema.yaml"))

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from mlhep import seeds
-from mlhep.errors import EmptySelection, InvalidConfig
+from mlhep.errors import EmptySelection, InvalidConfig, InvalidInput
 from mlhep.ml.training import TrainConfig
 from mlhep.unfold import bootstrap_weights, ibu, ibu_bootstrap, normalized_histogram, omnifold, response_matrix, triangular_discriminator
 
@@ -138,11 +138,11 @@ def test_omnifold_refuses_empty_or_inconsistent_inputs(binned):
         omnifold(x, x, x, iterations=0)
     with pytest.raises(InvalidConfig, match="got 4 and 0"):
         omnifold(x, x, x, ensemble=0)
-    with pytest.raises(InvalidConfig, match=r"sim_weights must be finite with shape \(50,\)"):
+    with pytest.raises(InvalidInput, match=r"sim_weights must be finite with shape \(50,\)"):
         omnifold(x, x, x, sim_weights=np.ones(49))
-    with pytest.raises(InvalidConfig, match="sim_weights must be finite"):
+    with pytest.raises(InvalidInput, match="sim_weights must be finite"):
         omnifold(x, x, x, sim_weights=np.full(50, np.nan))
-    with pytest.raises(InvalidConfig, match=r"sim_truth has non-finite features in 1 of 50 selected rows \(mark them failing with pass_truth\)"):
+    with pytest.raises(InvalidInput, match=r"sim_truth has non-finite features in 1 of 50 selected rows \(mark them failing with pass_truth\)"):
         omnifold(x, np.where(np.arange(50) == 3, np.nan, x), x)
     with pytest.raises(EmptySelection, match="non-positive sum of weights"):
         omnifold(x, x, x, sim_weights=np.zeros(50))
@@ -174,7 +174,7 @@ def test_omnifold_messages_defaults_and_small_weights_by_hand(binned):
     ]
     for changes, message in refusals:
         arguments = {"sim_reco": x, "sim_truth": x, "data_reco": x, **changes}
-        with pytest.raises((InvalidConfig, EmptySelection), match=f"^omnifold: {message}$"):
+        with pytest.raises((InvalidConfig, InvalidInput, EmptySelection), match=f"^omnifold: {message}$"):
             omnifold(arguments.pop("sim_reco"), arguments.pop("sim_truth"), arguments.pop("data_reco"), **arguments)
     assert binned.made == []
     result = omnifold(x, x, x, iterations=1)
@@ -221,7 +221,7 @@ def test_response_of_a_hand_made_sample():
         response_matrix(reco, truth, np.zeros(6, bool), pass_truth, edges)
     with pytest.raises(EmptySelection, match="no simulated event passes reco"):
         response_matrix(reco, truth, pass_reco, np.zeros(6, bool), edges)
-    with pytest.raises(InvalidConfig, match=r"pass_truth has shape \(5,\)"):
+    with pytest.raises(InvalidInput, match=r"pass_truth has shape \(5,\)"):
         response_matrix(reco, truth, pass_reco, pass_truth[:5], edges)
 
 
@@ -285,7 +285,7 @@ def test_ibu_bootstrap_unfolds_each_poisson_replica():
     fraction = ibu_bootstrap(observed, response, replicas=2, seed=3, iterations=1, prior=[1.0, 2.0], fakes="fraction")
     expected = ibu(np.histogram(observed, [0.0, 1.0, 2.0], weights=bootstrap_weights(len(observed), 2, 3)[1])[0], response, 1, [1.0, 2.0], "fraction")
     np.testing.assert_allclose(fraction[1], expected, rtol=1e-12)
-    with pytest.raises(InvalidConfig, match=r"\(3,\) data_weights for \(211,\) events"):
+    with pytest.raises(InvalidInput, match=r"\(3,\) data_weights for \(211,\) events"):
         ibu_bootstrap(observed, response, data_weights=np.ones(3))
 
 
@@ -295,20 +295,20 @@ def test_figures_of_merit_by_hand():
     assert triangular_discriminator([1.0, 4.0, 0.0], [2.0, 1.0, 1.0]) == pytest.approx(expected, rel=1e-12)
     assert triangular_discriminator([2.0, 1.0, 1.0], [1.0, 4.0, 0.0]) == pytest.approx(expected, rel=1e-12)  # symmetric
     for bad in ([-1.0, 2.0], [np.inf, 1.0], [np.nan, 1.0]):
-        with pytest.raises(InvalidConfig, match="^triangular_discriminator: histograms must be finite and non-negative$"):
+        with pytest.raises(InvalidInput, match="^triangular_discriminator: histograms must be finite and non-negative$"):
             triangular_discriminator(bad, [1.0, 1.0])
-        with pytest.raises(InvalidConfig, match="finite and non-negative"):
+        with pytest.raises(InvalidInput, match="finite and non-negative"):
             triangular_discriminator([1.0, 1.0], bad)
     for empty in (([1.0, 2.0], [0.0, 0.0]), ([0.0, 0.0], [1.0, 2.0])):
         with pytest.raises(EmptySelection, match="^triangular_discriminator: an empty histogram has no shape to compare$"):
             triangular_discriminator(*empty)
-    with pytest.raises(InvalidConfig, match=r"^triangular_discriminator: histograms of different shapes \(2,\) and \(3,\)$"):
+    with pytest.raises(InvalidInput, match=r"^triangular_discriminator: histograms of different shapes \(2,\) and \(3,\)$"):
         triangular_discriminator([1.0, 2.0], [1.0, 2.0, 3.0])
     np.testing.assert_allclose(normalized_histogram([0.5, 1.5, 1.5, 2.5, np.nan], [0, 1, 2], weights=[3.0, 1.0, 0.5, 9.0, 1.0]), [3.0 / 4.5, 1.5 / 4.5])
     np.testing.assert_allclose(normalized_histogram([0.5, 1.5], [0, 1, 2], weights=[0.1, 0.3]), [0.25, 0.75])  # a total below one event
     with pytest.raises(EmptySelection, match=r"no weight inside the edges \[0, 2\]"):
         normalized_histogram([5.0, 7.0], [0, 1, 2])
-    with pytest.raises(InvalidConfig, match=r"\(2,\) weights for \(3,\) values"):
+    with pytest.raises(InvalidInput, match=r"\(2,\) weights for \(3,\) values"):
         normalized_histogram([0.5, 1.5, 1.5], [0, 1, 2], weights=[1.0, 1.0])
     # Poisson(1) draws of the "bootstrap" stream: seeded, independent between replicas and seeds
     draws = bootstrap_weights(4000, 3, seed=2)
@@ -381,7 +381,7 @@ def test_2d_histogram_weights_and_refusals():
     np.testing.assert_allclose(normalized_histogram2d([0.5, 1.5], [1.5, 1.5], edges, edges, weights=[0.1, 0.3]), [[0.0, 0.25], [0.0, 0.75]])
     with pytest.raises(EmptySelection, match="^normalized_histogram2d: no weight inside the edges$"):
         normalized_histogram2d([5.0], [0.5], edges, edges)
-    with pytest.raises(InvalidConfig, match=r"^normalized_histogram2d: x \(2,\), y \(2,\) and weights \(1,\) differ$"):
+    with pytest.raises(InvalidInput, match=r"^normalized_histogram2d: x \(2,\), y \(2,\) and weights \(1,\) differ$"):
         normalized_histogram2d([0.5, 1.5], [0.5, 1.5], edges, edges, weights=[1.0])
 
 
@@ -451,9 +451,9 @@ def test_two_sample_auc_refuses_bad_samples_and_weights():
 
     rng = np.random.default_rng(7)
     a, b = rng.normal(0, 1, (30, 1)), rng.normal(0, 1, (30, 1))
-    with pytest.raises(InvalidConfig, match=r"^two_sample_auc: samples of shapes \(30,\) and \(30, 1\); expected \(n, d\) of one d$"):
+    with pytest.raises(InvalidInput, match=r"^two_sample_auc: samples of shapes \(30,\) and \(30, 1\); expected \(n, d\) of one d$"):
         two_sample_auc(a[:, 0], b)
-    with pytest.raises(InvalidConfig, match="^two_sample_auc: the samples hold NaN or infinite values$"):
+    with pytest.raises(InvalidInput, match="^two_sample_auc: the samples hold NaN or infinite values$"):
         two_sample_auc(a, np.full((30, 1), np.inf))
     with pytest.raises(InvalidConfig, match="^two_sample_auc: need folds >= 2 and at least 10 events per sample, got 2 folds, 9 and 30 events$"):
         two_sample_auc(a[:9], b)
@@ -462,9 +462,9 @@ def test_two_sample_auc_refuses_bad_samples_and_weights():
     assert two_sample_auc(a[:10], b[:10], seed=2) == pytest.approx(_two_sample_auc_by_hand(a[:10], b[:10], np.ones(10), np.ones(10), 2, 2), rel=1e-9)
     message = "^two_sample_auc: weights must be finite, non-negative, not all zero, one per event$"
     for bad in (np.r_[-1.0, np.ones(29)], np.r_[np.inf, np.ones(29)], np.zeros(30), np.ones(29)):
-        with pytest.raises(InvalidConfig, match=message):
+        with pytest.raises(InvalidInput, match=message):
             two_sample_auc(a, b, bad)
-        with pytest.raises(InvalidConfig, match=message):
+        with pytest.raises(InvalidInput, match=message):
             two_sample_auc(a, b, None, bad)
     assert two_sample_auc(a, b, np.r_[0.0, np.ones(29)], np.full(30, 0.01)) == pytest.approx(_two_sample_auc_by_hand(a, b, np.r_[0.0, np.ones(29)], np.full(30, 0.01), 0, 2), rel=1e-9)
 
@@ -502,7 +502,7 @@ def test_ibu_defaults_small_counts_and_fakes_above_the_data_by_hand():
     np.testing.assert_allclose(ibu(data, response, 1, prior=[0.0, 1.0]), _ibu_by_hand(data, smearing, efficiency, fakes_per_event, [0.0, 1.0], 1), rtol=1e-12)
     with pytest.raises(InvalidConfig, match=r"^ibu: prior must be non-negative, not all zero, with 2 truth bins$"):
         ibu(data, response, prior=[2.0, -1.0])
-    with pytest.raises(InvalidConfig, match=r"^ibu: data_hist has shape \(3,\), the response has 2 reco bins$"):
+    with pytest.raises(InvalidInput, match=r"^ibu: data_hist has shape \(3,\), the response has 2 reco bins$"):
         ibu([1.0, 2.0, 3.0], response)
 
 
@@ -527,7 +527,7 @@ def test_a_truth_bin_without_reconstructed_events_has_zero_efficiency_and_stays_
     assert unfolded[2] == 0.0 and np.all(np.isfinite(unfolded))
     for name, kwargs in (("sim_reco", {"sim_reco": np.zeros((5, 2))}), ("sim_truth", {"sim_truth": truth[:4]}), ("weights", {"weights": np.ones(4)}), ("pass_reco", {"pass_reco": pass_reco[:4]})):
         arguments = {"sim_reco": reco, "sim_truth": truth, "pass_reco": pass_reco, "pass_truth": pass_truth, "bins": edges} | kwargs
-        with pytest.raises(InvalidConfig, match=rf"^response_matrix: {name} has shape"):
+        with pytest.raises(InvalidInput, match=rf"^response_matrix: {name} has shape"):
             response_matrix(**arguments)
     with pytest.raises(EmptySelection, match=r"^response_matrix: no simulated event passes reco \(or truth\) inside the bin edges$"):
         response_matrix(reco, truth, np.zeros(5, bool), pass_truth, edges)

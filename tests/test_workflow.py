@@ -17,14 +17,13 @@ import pandas as pd
 import pyhf
 import pytest
 import uproot
-
 from snakemake.utils import validate
 
 from conftest import ROOT, load_config, snakemake_mini
-from test_slurm import check_slurm_run, needs_slurm
 from mlhep.manifest import NOT_BIT_IDENTICAL, compare_manifests, content_sha256
 from mlhep.report import CHROMIUM, check_report
 from mlhep.unfold.stage import load_events, run_unfolding
+from test_slurm import check_slurm_run, needs_slurm
 
 pytestmark = pytest.mark.slow
 
@@ -60,7 +59,7 @@ def test_final_outputs_exist_and_are_well_formed(workflow_run):
     taggers = json.loads((workflow_run / "results/taggers/summary.json").read_text())
     scanned = {"disco_lambda_0", "disco_lambda_30", "adversarial_lambda_10", "mode_lambda_10"}  # mini.yaml's lambdas
     assert set(taggers) == {"bdt", "mlp", "pfn", "efn"} | scanned
-    for name, metrics in taggers.items():
+    for metrics in taggers.values():
         assert 0 <= metrics["auc"] <= 1 and metrics["r50"] >= 1 and metrics["train_s"] > 0
     assert taggers["bdt"]["auc"] > 0.5 and taggers["mlp"]["auc"] > 0.5
     plots = {p.name for p in (workflow_run / "results/plots/taggers").iterdir()}

@@ -10,10 +10,10 @@ import time
 
 import psutil
 import pytest
-from conftest import snakemake_mini
-from test_slurm import fresh_workdir
 
+from conftest import snakemake_mini
 from mlhep.manifest import content_sha256
+from test_slurm import fresh_workdir
 
 pytestmark = pytest.mark.slow
 

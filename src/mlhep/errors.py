@@ -1,8 +1,6 @@
 """Domain exceptions: each message names the file, key or branch at fault."""
 
-import numpy as np
-
-__all__ = ["BadInputFile", "EmptySelection", "InvalidConfig", "InvalidInput", "MissingBranch", "MlhepError", "OptionalBranchWarning", "require_finite"]
+__all__ = ["BadInputFile", "EmptySelection", "InvalidConfig", "InvalidInput", "MissingBranch", "MlhepError", "OptionalBranchWarning"]
 
 
 class MlhepError(Exception):
@@ -32,11 +30,3 @@ class EmptySelection(MlhepError):
 class OptionalBranchWarning(UserWarning):
     """A branch that a feature uses is absent: the feature is skipped (NaN)."""
 
-
-def require_finite(values, names, where):
-    """Raise InvalidInput naming ``where`` and the columns of ``values`` (events x len(names))
-    that hold NaN or infinite values."""
-    bad = ~np.isfinite(np.asarray(values, dtype=np.float64))
-    if bad.any():
-        columns = ", ".join(name for name, column in zip(names, bad.T) if column.any())
-        raise InvalidInput(f"{where}: {int(bad.any(axis=1).sum())} events with NaN or infinite values (columns: {columns})")

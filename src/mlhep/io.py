@@ -1,5 +1,10 @@
-"""File output and identity: atomic writes (a temporary name, renamed on success) and sha256
-hashes of files and of JSON-able values."""
+"""File output and identity: atomic writes (a temporary name, renamed on success), histograms
+to ROOT, the one convention of saved models, and sha256 hashes of files and JSON-able values.
+
+Saved models: a folder per model holds ``model.json`` (the model's kind, its hyper-parameters and
+any learned state that is not network weights, such as standardization constants) beside the
+weights, either a torch ``state_dict`` in ``model.pt`` or the library's native file
+(xgboost's ``booster.json``)."""
 
 import contextlib
 import glob
@@ -9,9 +14,13 @@ import math
 import os
 from pathlib import Path
 
-from mlhep.errors import MlhepError
+import uproot
 
-__all__ = ["atomic_path", "defined", "file_sha256", "json_sha256", "write_json"]
+from mlhep.errors import BadInputFile, MlhepError
+
+__all__ = ["atomic_path", "defined", "file_sha256", "json_sha256", "read_model_json", "write_hists", "write_json", "write_model_json"]
+
+MODEL_JSON = "model.json"
 
 
 @contextlib.contextmanager
@@ -46,6 +55,34 @@ def write_json(obj, path):
     text = json.dumps(obj, indent=2, allow_nan=False) + "\n"  # raises before anything is written
     with atomic_path(path) as tmp:
         tmp.write_text(text)
+
+
+def write_hists(hists, path):
+    """Histograms keyed (region, observable, variation) to ROOT as ``region/observable/variation``."""
+    with atomic_path(path) as tmp:
+        with uproot.recreate(tmp) as out:
+            for (region, observable, variation), histogram in sorted(hists.items()):
+                out[f"{region}/{observable}/{variation}"] = histogram
+
+
+def write_model_json(folder, kind, hyper, **state):
+    """``folder``/model.json of a saved model: its ``kind``, ``hyper``-parameters and ``state``."""
+    write_json({"kind": kind, "hyper": hyper, **state}, Path(folder) / MODEL_JSON)
+
+
+def read_model_json(folder, kind=None):
+    """The model.json of a saved model as a dict; BadInputFile naming it when it is missing,
+    unreadable, or (with ``kind``) of another kind."""
+    path = Path(folder) / MODEL_JSON
+    try:
+        saved = json.loads(path.read_text())
+    except (OSError, ValueError) as err:
+        raise BadInputFile(f"{path}: not a saved model ({type(err).__name__}: {err})") from err
+    if not isinstance(saved, dict) or "kind" not in saved or "hyper" not in saved:
+        raise BadInputFile(f"{path}: not a saved model (no 'kind' and 'hyper')")
+    if kind is not None and saved["kind"] != kind:
+        raise BadInputFile(f"{path}: a saved {saved['kind']!r} model, expected {kind!r}")
+    return saved
 
 
 def defined(values, reasons):

@@ -5,8 +5,8 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import mplhep  # noqa: E402
+import matplotlib.pyplot as plt
+import mplhep
 
 __all__ = ["figure", "save"]
 

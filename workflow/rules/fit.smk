@@ -18,10 +18,8 @@ rule fit_search:
     params:
         analysis=lambda wildcards: FITS[wildcards.analysis],
         signal_samples=lambda wildcards: fit_signal_samples(wildcards.analysis),
-        tagger_kind=lambda wildcards: TAGGERS[FITS[wildcards.analysis]["tagger"]][0],
         systematics=config["processing"]["channels"]["dijet"],
         seed=config["seed"],
-        fit_dir=lambda wildcards: f"results/fits/{wildcards.analysis}",
     wildcard_constraints:
         analysis="[A-Za-z][A-Za-z0-9_]*",
     log:

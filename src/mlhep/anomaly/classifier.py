@@ -5,10 +5,10 @@ import heapq
 import numpy as np
 import torch
 
-from mlhep.errors import InvalidInput
+from mlhep.checks import check_features, check_labels
 from mlhep.ml.decorrelation import weighted_bce
-from mlhep.ml.networks import MLP
-from mlhep.ml.ratio import balanced_weights, check_features
+from mlhep.ml.networks import MLP, standardization
+from mlhep.ml.ratio import balanced_weights
 from mlhep.ml.training import TrainConfig, fit, seed_everything
 
 __all__ = ["best_epochs_scores"]
@@ -37,7 +37,7 @@ def best_epochs_scores(train, validation, evaluate, hidden=(64, 64, 64), config=
     """
     config = config or TrainConfig()
     (X_train, y_train), (X_val, y_val) = (_checked(*part, name) for part, name in ((train, "training"), (validation, "validation")))
-    mean, scale = X_train.mean(axis=0), X_train.std(axis=0) + 1e-12
+    mean, scale = standardization(X_train)
 
     def tensors(X, y):
         return tuple(torch.as_tensor(a, dtype=torch.float32) for a in ((X - mean) / scale, y, balanced_weights(y, np.ones(len(y)))))
@@ -61,11 +61,7 @@ def best_epochs_scores(train, validation, evaluate, hidden=(64, 64, 64), config=
     return [np.mean([kept[2][i] for kept in best], axis=0) for i in range(len(inputs))]
 
 
+
 def _checked(X, y, name):
-    X, y = check_features(X, f"{name} features"), np.asarray(y, dtype=np.float64)
-    if y.shape != (len(X),) or not np.all(np.isin(y, (0, 1))):
-        raise InvalidInput(f"{name} labels: expected one 0 or 1 per event, got shape {y.shape}")
-    for cls in (0, 1):
-        if not np.any(y == cls):
-            raise InvalidInput(f"{name} events: no events of class {cls}")
-    return X, y
+    X = check_features(X, f"{name} features")
+    return X, check_labels(y, len(X), name)

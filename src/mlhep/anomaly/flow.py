@@ -1,6 +1,5 @@
 """Conditional normalizing flow p(x | m) for background estimation in a bump hunt (CATHODE)."""
 
-import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -10,10 +9,10 @@ import zuko
 
 from mlhep import seeds
 from mlhep.anomaly.preprocessing import LogitScaler
+from mlhep.checks import check_features, check_weights
 from mlhep.errors import InvalidConfig, InvalidInput, MlhepError
-from mlhep.io import atomic_path, write_json
+from mlhep.io import atomic_path, read_model_json, write_model_json
 from mlhep.ml.decorrelation import weighted_mean
-from mlhep.ml.ratio import check_features, check_weights
 from mlhep.ml.training import TrainConfig, fit, seed_everything
 
 __all__ = ["ConditionalFlow", "nll_loss"]
@@ -123,30 +122,25 @@ class ConditionalFlow:
         return self.scaler.inverse_transform(z.double().numpy())
 
     def save(self, folder):
-        """The flow's state_dict in ``folder``/flow.pt, the rest in ``folder``/flow.json."""
+        """The flow's state_dict in ``folder``/model.pt, the rest in ``folder``/model.json."""
         self._fitted()
         folder = Path(folder)
-        with atomic_path(folder / "flow.pt") as tmp:
+        with atomic_path(folder / "model.pt") as tmp:
             torch.save(self.module.state_dict(), tmp)
-        saved = {
-            "hyper": asdict(self),
-            "features": len(self.scaler.lo),
-            "scaler": self.scaler.to_dict(),
-            "condition": [self.condition_mean, self.condition_std],
-            "history": self.history,
-        }
-        write_json(saved, folder / "flow.json")
+        write_model_json(
+            folder, "flow", asdict(self), features=len(self.scaler.lo), scaler=self.scaler.to_dict(), condition=[self.condition_mean, self.condition_std], history=self.history
+        )
 
     @classmethod
     def load(cls, folder):
         folder = Path(folder)
-        saved = json.loads((folder / "flow.json").read_text())
+        saved = read_model_json(folder, "flow")
         flow = cls(**saved["hyper"])
         flow.scaler = LogitScaler.from_dict(saved["scaler"])
         flow.condition_mean, flow.condition_std = saved["condition"]
         flow.history = saved["history"]
         flow.module = flow._build(saved["features"])
-        flow.module.load_state_dict(torch.load(folder / "flow.pt", weights_only=True, map_location="cpu"))
+        flow.module.load_state_dict(torch.load(folder / "model.pt", weights_only=True, map_location="cpu"))
         flow.module.eval()
         return flow
 

@@ -4,8 +4,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mlhep.checks import check_features, check_weights
 from mlhep.errors import InvalidConfig, InvalidInput, MlhepError
-from mlhep.ml.ratio import check_features, check_weights
 
 __all__ = ["LogitScaler"]
 

@@ -8,6 +8,7 @@ the resonant variable, a signal region (SR) and the sidebands (SB) of a window a
 """
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import awkward as ak
@@ -20,11 +21,11 @@ from mlhep.anomaly.bumphunt import closure_chi2, excess_significance, mjj_edges,
 from mlhep.anomaly.classifier import best_epochs_scores
 from mlhep.anomaly.flow import ConditionalFlow
 from mlhep.anomaly.metrics import sic_curve
-from mlhep.columns import read_columns
+from mlhep.checks import require_finite
+from mlhep.columns import read_columns, split
 from mlhep.config import injection_key
-from mlhep.errors import EmptySelection, require_finite
+from mlhep.errors import EmptySelection
 from mlhep.io import atomic_path, write_json
-from mlhep.ml.data import split
 from mlhep.ml.metrics import rejection, roc_auc
 from mlhep.ml.training import TrainConfig
 
@@ -71,9 +72,10 @@ def _out_of_fold(positive, negative, evaluate, folds, settings, seed):
     for f in range(folds):
         validation = (f + 1) % folds
         parts = {}
-        for name, keep in (("train", lambda fold: (fold != f) & (fold != validation)), ("validation", lambda fold: fold == validation)):
-            X = np.concatenate([positive[0][keep(positive[1])], negative[0][keep(negative[1])]])
-            y = np.concatenate([np.ones(keep(positive[1]).sum()), np.zeros(keep(negative[1]).sum())])
+        for name in ("train", "validation"):
+            keep_positive, keep_negative = (fold == validation if name == "validation" else (fold != f) & (fold != validation) for fold in (positive[1], negative[1]))
+            X = np.concatenate([positive[0][keep_positive], negative[0][keep_negative]])
+            y = np.concatenate([np.ones(keep_positive.sum()), np.zeros(keep_negative.sum())])
             parts[name] = (X, y)
         config = TrainConfig(**{**classifier["train"], "seed": seeds.integer("training", seed, "fold", f)})
         out = best_epochs_scores(parts["train"], parts["validation"], [X[fold == f] for X, fold in evaluate], classifier["hidden"], config, classifier["keep_epochs"])
@@ -153,25 +155,28 @@ def _feature_histograms(features, reference, generated, bins=40):
     return out
 
 
-def run_bump_hunt(settings, signal_path, background_path, s_over_sqrtb, seed, global_seed, out_json, out_scores, analysis_region=None):
-    """One run of every method at one injection and seed; writes ``out_json`` (metrics, SIC
-    curves, bump hunts, histograms for the plots, timings) and ``out_scores`` (per-event scores
-    of the data in the window).
+@dataclass(frozen=True)
+class _Injection:
+    """The data of one run: background "data" with the signal injected, and what stays aside."""
 
-    The signal is injected by S/sqrt(B) in ``settings["signal_region"]``; ``analysis_region``,
-    when given, is the SR of the search instead (a sliding window over the same data)."""
-    features, window, region = settings["features"], settings["window"], settings["signal_region"]
-    folds = settings["folds"]
-    rng = seeds.generator("injection", seed)
+    data: dict  # X, mjj and signal (truth label) of the data events
+    signal_test: np.ndarray  # signal events never injected, in the signal region: the test set
+    reference: np.ndarray  # the idealized reference: background events of the signal region, not in data
+    region: tuple
+    sr_background: int
+    n_signal_sr: int
+    s_over_b: float
 
-    # the background: "data" and the idealized detector's reference, a split fixed by the config seed
+
+def _inject(settings, signal_path, background_path, s_over_sqrtb, global_seed, analysis_region, rng):
+    """The background split into data and the idealized reference (fixed by the config seed), and
+    signal events in random order up to the one that completes the signal-region count."""
+    features, window, region, folds = settings["features"], settings["window"], settings["signal_region"], settings["folds"]
     background_X, background_mjj = _load(background_path, features, window)
     is_data, is_reference = split(np.arange(len(background_X)), global_seed, (1 - settings["reference_fraction"], settings["reference_fraction"]), stream="reference")
     sr_background = int(_in_region(background_mjj[is_data], region).sum())
     if sr_background < folds * 10:
         raise EmptySelection(f"{background_path}: {sr_background} background events in the signal region {region}, too few for {folds} folds")
-
-    # the injection: signal events in random order up to the one that completes the SR count
     signal_X, signal_mjj = _load(signal_path, features, window)
     n_signal_sr = int(round(s_over_sqrtb * np.sqrt(sr_background)))
     s_over_b = n_signal_sr / sr_background
@@ -190,40 +195,45 @@ def run_bump_hunt(settings, signal_path, background_path, s_over_sqrtb, seed, gl
     test = test[_in_region(signal_mjj[test], region)]
     if len(test) < folds:
         raise EmptySelection(f"{signal_path}: {len(test)} signal events left for the test set in the signal region {region}")
-
     data = {
         "X": np.concatenate([background_X[is_data], signal_X[injected]]),
         "mjj": np.concatenate([background_mjj[is_data], signal_mjj[injected]]),
         "signal": np.concatenate([np.zeros(is_data.sum(), bool), np.ones(len(injected), bool)]),
     }
-    sr, sb = _in_region(data["mjj"], region), ~_in_region(data["mjj"], region)
     reference = background_X[is_reference & _in_region(background_mjj, region)]
-    fold = {name: rng.integers(folds, size=n) for name, n in (("data", len(data["X"])), ("test", len(test)), ("reference", len(reference)))}
+    return _Injection(data, signal_X[test], reference, tuple(region), sr_background, n_signal_sr, s_over_b)
 
-    timings = {}
+
+def _cathode_samples(settings, run, sr, sb, seed, timings):
+    """The conditional flow trained on the sidebands, and its samples in the signal region at
+    masses from a KDE of the data's."""
     start = time.perf_counter()
     flow_settings = dict(settings["flow"])
     flow = ConditionalFlow(**{**flow_settings, "train": TrainConfig(**{**flow_settings.pop("train"), "seed": seeds.integer("training", seed, "flow")})})
-    flow.fit(data["X"][sb], data["mjj"][sb])
+    flow.fit(run.data["X"][sb], run.data["mjj"][sb])
     timings["flow_training"] = time.perf_counter() - start
     start = time.perf_counter()
-    samples_mjj = _kde_masses(data["mjj"][sr], region, settings["oversample"] * int(sr.sum()), seeds.generator("sampling", seed, "kde"))
+    samples_mjj = _kde_masses(run.data["mjj"][sr], run.region, settings["oversample"] * int(sr.sum()), seeds.generator("sampling", seed, "kde"))
     samples = {"X": flow.sample(samples_mjj, seed=seeds.integer("sampling", seed, "flow", "signal_region")), "mjj": samples_mjj}
-    fold["samples"] = rng.integers(folds, size=len(samples_mjj))
     timings["flow_sampling"] = time.perf_counter() - start
+    return flow, samples
 
+
+def _method_results(settings, run, sr, sb, fold, samples, edges, seed, timings):
+    """Per method: out-of-fold scores of the data, and the metrics on the signal region (the
+    data's events and the signal test set) with the bump hunts."""
+    data, folds = run.data, settings["folds"]
     data_sr = (data["X"][sr], fold["data"][sr])
-    truth_signal = np.concatenate([data["X"][sr & data["signal"]], signal_X[test]]), np.concatenate([fold["data"][sr & data["signal"]], fold["test"]])
+    truth_signal = np.concatenate([data["X"][sr & data["signal"]], run.signal_test]), np.concatenate([fold["data"][sr & data["signal"]], fold["test"]])
     training = {
         "cathode": (data_sr, (samples["X"], fold["samples"])),
         "cwola": (data_sr, (data["X"][sb], fold["data"][sb])),
-        "idealized": (data_sr, (reference, fold["reference"])),
+        "idealized": (data_sr, (run.reference, fold["reference"])),
         "supervised": (truth_signal, (data["X"][sr & ~data["signal"]], fold["data"][sr & ~data["signal"]])),
     }
-    evaluate = [(data["X"], fold["data"]), (signal_X[test], fold["test"])]
-    labels = np.concatenate([data["signal"][sr], np.ones(len(test), bool)])
-    eps_b_floor = settings["min_background_events"] / sr_background
-    edges = mjj_edges(window, region, settings["sr_bins"])
+    evaluate = [(data["X"], fold["data"]), (run.signal_test, fold["test"])]
+    labels = np.concatenate([data["signal"][sr], np.ones(len(run.signal_test), bool)])
+    eps_b_floor = settings["min_background_events"] / run.sr_background
     results, scores = {}, {}
     for method in METHODS:
         start = time.perf_counter()
@@ -240,23 +250,42 @@ def run_bump_hunt(settings, signal_path, background_path, s_over_sqrtb, seed, gl
             "auc": roc_auc(labels, sr_scores),
             "rej_at_eff02": _finite(rejection(labels, sr_scores, 0.2)),
             "sic": [_finite(v) for v in np.interp(EPS_S_GRID, eps_s, sic, left=np.nan, right=np.nan)] if len(sic) else [],
-            "bump_hunt": _bump_hunt(settings, region, data, on_data, edges, (samples, on_samples[0]) if on_samples else None),
+            "bump_hunt": _bump_hunt(settings, run.region, data, on_data, edges, (samples, on_samples[0]) if on_samples else None),
         }
+    return results, scores, eps_b_floor
 
-    background_sr = data["X"][sr & ~data["signal"]]
+
+def run_bump_hunt(settings, signal_path, background_path, s_over_sqrtb, seed, global_seed, out_json, out_scores, analysis_region=None):
+    """One run of every method at one injection and seed; writes ``out_json`` (metrics, SIC
+    curves, bump hunts, histograms for the plots, timings) and ``out_scores`` (per-event scores
+    of the data in the window).
+
+    The signal is injected by S/sqrt(B) in ``settings["signal_region"]``; ``analysis_region``,
+    when given, is the SR of the search instead (a sliding window over the same data)."""
+    rng = seeds.generator("injection", seed)
+    run = _inject(settings, signal_path, background_path, s_over_sqrtb, global_seed, analysis_region, rng)
+    data, folds = run.data, settings["folds"]
+    sr = _in_region(data["mjj"], run.region)
+    sb = ~sr
+    fold = {name: rng.integers(folds, size=n) for name, n in (("data", len(data["X"])), ("test", len(run.signal_test)), ("reference", len(run.reference)))}
+    timings = {}
+    flow, samples = _cathode_samples(settings, run, sr, sb, seed, timings)
+    fold["samples"] = rng.integers(folds, size=len(samples["mjj"]))
+    edges = mjj_edges(settings["window"], run.region, settings["sr_bins"])
+    results, scores, eps_b_floor = _method_results(settings, run, sr, sb, fold, samples, edges, seed, timings)
     sb_check = flow.sample(data["mjj"][sb], seed=seeds.integer("sampling", seed, "flow", "sidebands"))
-    run = {
+    record = {
         "injection": injection_key(s_over_sqrtb),
         "seed": seed,
         "s_over_sqrtb": float(s_over_sqrtb),
-        "s_over_b": s_over_b,
-        "signal_region": list(region),
-        "n_signal_sr": n_signal_sr,
-        "n_signal_injected": len(injected),
-        "n_signal_test": len(test),
-        "sr_background_events": sr_background,
+        "s_over_b": run.s_over_b,
+        "signal_region": list(run.region),
+        "n_signal_sr": run.n_signal_sr,
+        "n_signal_injected": int(data["signal"].sum()),
+        "n_signal_test": len(run.signal_test),
+        "sr_background_events": run.sr_background,
         "sb_events": int(sb.sum()),
-        "reference_sr_events": len(reference),
+        "reference_sr_events": len(run.reference),
         "eps_b_floor": eps_b_floor,
         "eps_s_grid": EPS_S_GRID.tolist(),
         "mjj_edges": edges.tolist(),
@@ -264,8 +293,8 @@ def run_bump_hunt(settings, signal_path, background_path, s_over_sqrtb, seed, gl
         "spectrum_background": _histogram(data["mjj"][~data["signal"]], edges),
         "methods": results,
         "flow": {
-            "sidebands": _feature_histograms(features, data["X"][sb], sb_check),
-            "signal_region": _feature_histograms(features, background_sr, samples["X"]),
+            "sidebands": _feature_histograms(settings["features"], data["X"][sb], sb_check),
+            "signal_region": _feature_histograms(settings["features"], data["X"][sr & ~data["signal"]], samples["X"]),
             "epochs": flow.history["epochs"],
         },
         "seconds": timings,
@@ -273,8 +302,8 @@ def run_bump_hunt(settings, signal_path, background_path, s_over_sqrtb, seed, gl
     table = pd.DataFrame({"mjj": data["mjj"], "signal": data["signal"], "signal_region": sr, "fold": fold["data"], **{f"score_{m}": s for m, s in scores.items()}})
     with atomic_path(out_scores) as tmp:
         table.to_parquet(tmp, index=False)
-    write_json(run, out_json)
-    return run
+    write_json(record, out_json)
+    return record
 
 
 def _band(values):

@@ -51,7 +51,8 @@ def _load_config(files, events):
 
 def _generated_qcd(config, events, folder=Path("data/bench")):
     """qcd_dijet events for the processing benchmark, generated once in 4 shards."""
-    from mlhep.generate import SampleSpec, generate_shard
+    from mlhep.generate import SampleSpec
+    from mlhep.generate.stage import generate_shard
 
     config["samples"]["qcd_dijet"]["events_per_shard"] = events // 4
     spec = SampleSpec.from_config(config, "qcd_dijet")

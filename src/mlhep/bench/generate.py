@@ -7,9 +7,10 @@ from pathlib import Path
 
 import awkward as ak
 
-from mlhep.generate import SampleSpec, generate_shard
+from mlhep.generate import SampleSpec
 from mlhep.generate.jets import substructure
 from mlhep.generate.pythia import make_pythia, shard_seed
+from mlhep.generate.stage import generate_shard
 
 __all__ = ["bench_generate"]
 

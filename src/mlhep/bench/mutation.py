@@ -112,6 +112,16 @@ MODULES = {
     ],
     "src/mlhep/process/systematics.py": ["tests/test_systematics.py", "tests/test_seeds.py::test_jer_smearing_of_the_test_split_is_unbiased"],
     "src/mlhep/seeds.py": ["tests/test_seeds.py", "-k", "not hash_seed"],
+    "src/mlhep/checks.py": [
+        "tests/test_metrics.py",
+        f"{_NSBI}bad_input_raises_clear_errors",
+        f"{_NSBI}ratio_inputs_calibration_and_reliability_edges_by_hand",
+        f"{_STATS}bad_templates_raise_clear_errors",
+        f"{_STATS}workspace_input_edges_by_hand",
+        "tests/test_nsubjettiness.py::test_bad_arguments",
+        "tests/test_anomaly.py::test_bad_input",
+        "tests/test_ml.py::test_nan_features_stop_the_tagger_data_naming_file_and_column",
+    ],
 }
 
 # mutmut exit codes (mutmut.stats.status_by_exit_code): a failing test run (1, 3), a timeout

@@ -162,10 +162,10 @@ def jer_check(columns_path, split_seed, jer_extra):
     split and the smearing draw independent numbers)."""
     import awkward as ak
 
-    from mlhep.ml.data import split
+    from mlhep.columns import read_columns, split
     from mlhep.process.systematics import scale_factors
 
-    event = ak.to_numpy(ak.from_parquet(columns_path, columns=["event"]).event)
+    event = ak.to_numpy(read_columns(columns_path, ["event"]).event)
     test = split(event, split_seed)[2]
     factors = scale_factors(np.full(len(event), 2), event, "jer", 0.0, jer_extra, split_seed).reshape(-1, 2)[test, 0]
     return check(factors.mean(), 1.0, 5 * jer_extra / np.sqrt(len(factors)))
@@ -192,7 +192,10 @@ def ibu_two_bins():
     }
 
 
-def omnifold_gaussian(events=100_000, iterations=4, seed=0, bins=np.linspace(-3.0, 3.0, 31)):
+_GAUSSIAN_BINS = np.linspace(-3.0, 3.0, 31)
+
+
+def omnifold_gaussian(events=100_000, iterations=4, seed=0, bins=_GAUSSIAN_BINS):
     """OmniFold on the Gaussian toy of arXiv:1911.09107: simulation truth N(0, 1), data truth
     N(0.2, 0.8), Gaussian smearing 0.5, ``events`` each. Ours: the triangular discriminator of
     the unfolded simulation truth against the data truth; reference: its statistical floor, the

@@ -7,7 +7,8 @@ from dataclasses import replace
 import torch
 
 from mlhep.config import tagger_models
-from mlhep.ml.taggers import evaluate_tagger, make_model, tagger_data
+from mlhep.ml.models import make_model
+from mlhep.ml.stage import evaluate_tagger, tagger_data
 
 __all__ = ["bench_training"]
 

@@ -181,9 +181,9 @@ def _group_summary(chosen):
     import numpy as np
 
     runs = [run for entry in chosen for run in entry["runs"]]
-    excess = lambda auc: auc["omnifold"] - auc["floor"]  # noqa: E731
+    excess = lambda auc: auc["omnifold"] - auc["floor"]
     never = [(name, entry["unfolded_never"][name]) for entry in chosen for name in entry["unfolded_never"]]
-    over_prior = lambda pairs: [figures["omnifold"] / figures["prior"] for _, figures in pairs]  # noqa: E731
+    over_prior = lambda pairs: [figures["omnifold"] / figures["prior"] for _, figures in pairs]
     sizes = sorted({size for run in runs for size in run["ensemble_curve"]})
     return {
         "variations": len(chosen),
@@ -240,7 +240,7 @@ def bench_variations(config, seeds, columns="results/columns", which="all", tf_p
     if not seeds:
         raise InvalidConfig("bench unfolding --variations: give at least one seed (--seeds)")
     chosen = [name for name, held in held_out.items() if which == "all" or held == (which == "held_out")]
-    load = lambda name: load_events(f"{columns}/{name}.parquet", settings["observables"], log_observables=settings["log_observables"])  # noqa: E731
+    load = lambda name: load_events(f"{columns}/{name}.parquet", settings["observables"], log_observables=settings["log_observables"])
     sim = load(settings["simulation"])
     variations = {name: _variation(name, held_out[name], sim, load, settings, seeds, config["seed"], tf_python) for name in chosen}
     keys = ("iterations", "hidden", "train", "ensemble", "log_observables", "bins", "ibu_iterations")

@@ -2,6 +2,6 @@
 
 from mlhep.generate.detector import Detector
 from mlhep.generate.nanoaod import open_events, read_branches, write_nanoaod
-from mlhep.generate.sample import SampleSpec, build_events, generate_shard
+from mlhep.generate.sample import SampleSpec, build_events
 
-__all__ = ["Detector", "SampleSpec", "build_events", "generate_shard", "open_events", "read_branches", "write_nanoaod"]
+__all__ = ["Detector", "SampleSpec", "build_events", "open_events", "read_branches", "write_nanoaod"]

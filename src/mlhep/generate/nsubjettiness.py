@@ -23,6 +23,7 @@ than fastjet's njettiness on C/A-reclustered jets of ~70 constituents.
 import numba
 import numpy as np
 
+from mlhep.checks import check_jagged
 from mlhep.generate.softdrop import _rap_phi
 
 __all__ = ["nsubjettiness"]
@@ -459,15 +460,8 @@ def nsubjettiness(px, py, pz, energy, offsets, radius, n_max=4, axes="OnePass_KT
         raise ValueError("n_max must be >= 1")
     if not radius > 0:
         raise ValueError("radius must be > 0")
-    arrays = [np.ascontiguousarray(a, dtype=np.float64) for a in (px, py, pz, energy)]
-    offsets = np.ascontiguousarray(offsets, dtype=np.int64)
+    arrays, offsets = check_jagged(px, py, pz, energy, offsets)
     n_jets = len(offsets) - 1
-    if offsets.ndim != 1 or n_jets < 0:
-        raise ValueError("offsets must be a 1-d array of length n_jets + 1")
-    if any(a.shape != arrays[0].shape for a in arrays) or arrays[0].ndim != 1:
-        raise ValueError("px, py, pz, energy must be 1-d arrays of equal length")
-    if n_jets > 0 and (offsets[0] < 0 or offsets[-1] > len(arrays[0]) or np.any(np.diff(offsets) < 0)):
-        raise ValueError("offsets must be non-decreasing and within the constituent arrays")
     out = np.zeros((n_jets, n_max))
     if n_jets > 0:
         # beta / 2 goes in at run time, so that dR^beta stays libm's pow as in the contrib (not a sqrt)

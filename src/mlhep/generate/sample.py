@@ -1,6 +1,5 @@
 """One shard of a sample: Pythia8 batches through the detector into a NanoAOD-like file."""
 
-import time
 from dataclasses import dataclass
 
 import awkward as ak
@@ -8,16 +7,14 @@ import numpy as np
 from tqdm import tqdm
 
 from mlhep.errors import InvalidConfig
-from mlhep.generate.detector import INVISIBLE, MUON, Detector
+from mlhep.generate.detector import INVISIBLE, MUON
 from mlhep.generate.jets import cluster, delta_r, eta_phi, gather, match, momenta, same_event_pairs, substructure
-from mlhep.generate.nanoaod import write_nanoaod
-from mlhep.generate.pythia import final_state, hard_process, make_pythia, shard_seed
+from mlhep.generate.pythia import final_state, hard_process
 
-__all__ = ["SampleSpec", "build_events", "generate_shard"]
+__all__ = ["EVENT_NUMBER_STRIDE", "SampleSpec", "build_events", "generate_events"]
 
-_EVENT_NUMBER_STRIDE = 1_000_000_000  # event = shard * stride + index of the generated event
+EVENT_NUMBER_STRIDE = 1_000_000_000  # event = shard * stride + index of the generated event
 _MAX_TRIES_PER_EVENT = 1000  # give up when the filter keeps fewer than 1 in this many events
-_PB_PER_MB = 1e9
 _DRESSING_RADIUS = 0.1
 _LEPTON_MIN_PT = 5.0
 
@@ -63,20 +60,9 @@ class SampleSpec:
         )
 
 
-def generate_shard(spec, shard, path, progress=True):
-    """Generate ``spec.events_per_shard`` events passing the sample filter and write them to ``path``.
-
-    Returns a dict of generation statistics: events kept, generated up to the last kept one
-    and generated in all (``pythia_events``, batches overshoot a little), the filtered cross
-    section, Pythia's initialization time and the time of the event loop and writing.
-    """
-    start = time.perf_counter()
-    seed = shard_seed(spec.global_seed, spec.name, shard)
-    pythia = make_pythia(spec.settings, seed)
-    detector = Detector.from_config(spec.detector)
-    rng = np.random.default_rng(seed)
-    init_seconds = time.perf_counter() - start
-    start = time.perf_counter()
+def generate_events(pythia, spec, detector, rng, shard, progress=True):
+    """The shard's ``spec.events_per_shard`` events that pass the sample filter, as NanoAOD
+    branches, and the number of Pythia events generated to find them (batches overshoot)."""
     chunks, n_generated, n_kept = [], 0, 0
     with tqdm(total=spec.events_per_shard, desc=f"{spec.name}[{shard}]", disable=not progress) as bar:
         while n_kept < spec.events_per_shard:
@@ -86,42 +72,12 @@ def generate_shard(spec, shard, path, progress=True):
             particles = final_state(pythia, batch)
             kept_index, events = build_events(particles, spec, detector, rng)
             events["GenPart"] = _gen_part_record(hard_process(batch)[kept_index])
-            events["event"] = (shard * _EVENT_NUMBER_STRIDE + n_generated + kept_index + 1).astype(np.uint64)
+            events["event"] = (shard * EVENT_NUMBER_STRIDE + n_generated + kept_index + 1).astype(np.uint64)
             n_generated += len(particles)
             bar.update(min(len(kept_index), spec.events_per_shard - n_kept))
             n_kept += len(kept_index)
             chunks.append(events)
-    pythia_events = n_generated
-    events = {k: _concatenate([c[k] for c in chunks])[: spec.events_per_shard] for k in chunks[0]}
-    # events beyond the last kept one were generated but are not part of the shard
-    n_generated = int(events["event"][-1] - shard * _EVENT_NUMBER_STRIDE)
-    n_events = len(events["event"])
-    events["run"] = np.ones(n_events, np.uint32)
-    events["luminosityBlock"] = np.full(n_events, shard + 1, np.uint32)
-    weights = events["genWeight"].astype(np.float64)
-    cross_section_pb = pythia.infoPython().sigmaGen() * _PB_PER_MB * n_events / n_generated
-    runs = {
-        "run": np.array([1], np.uint32),
-        "genEventCount": np.array([n_events], np.int64),
-        "genEventSumw": np.array([weights.sum()]),
-        "genEventSumw2": np.array([(weights**2).sum()]),
-        "nGeneratedEvents": np.array([n_generated], np.int64),
-        "crossSection_pb": np.array([cross_section_pb]),
-        "seed": np.array([seed], np.int64),
-    }
-    write_nanoaod(path, events, runs)
-    return {
-        "sample": spec.name,
-        "shard": shard,
-        "seed": seed,
-        "events": n_events,
-        "generated": n_generated,
-        "pythia_events": pythia_events,
-        "filter_efficiency": n_events / n_generated,
-        "cross_section_pb": cross_section_pb,
-        "init_seconds": init_seconds,
-        "seconds": time.perf_counter() - start,
-    }
+    return {k: _concatenate([c[k] for c in chunks])[: spec.events_per_shard] for k in chunks[0]}, n_generated
 
 
 def _next_batch_size(spec, n_generated, n_kept):

@@ -3,6 +3,8 @@
 import numba
 import numpy as np
 
+from mlhep.checks import check_jagged
+
 __all__ = ["softdrop"]
 
 _TWOPI = 2.0 * np.pi
@@ -207,15 +209,8 @@ def softdrop(px, py, pz, energy, offsets, radius, zcut=0.1, beta=0.0):
     "softdropZg" (pT fraction of the softer branch at the split that passed, 0 if none passed),
     "softdropRg" (opening angle of that split, 0 if none), "ptsoftdrop" (groomed jet pT).
     """
-    arrays = [np.ascontiguousarray(a, dtype=np.float64) for a in (px, py, pz, energy)]
-    offsets = np.ascontiguousarray(offsets, dtype=np.int64)
+    arrays, offsets = check_jagged(px, py, pz, energy, offsets)
     n_jets = len(offsets) - 1
-    if offsets.ndim != 1 or n_jets < 0:
-        raise ValueError("offsets must be a 1-d array of length n_jets + 1")
-    if any(a.shape != arrays[0].shape for a in arrays) or arrays[0].ndim != 1:
-        raise ValueError("px, py, pz, energy must be 1-d arrays of equal length")
-    if n_jets > 0 and (offsets[0] < 0 or offsets[-1] > len(arrays[0]) or np.any(np.diff(offsets) < 0)):
-        raise ValueError("offsets must be non-decreasing and within the constituent arrays")
     out = {name: np.zeros(n_jets) for name in ("msoftdrop", "softdropZg", "softdropRg", "ptsoftdrop")}
     if n_jets > 0:
         _softdrop_kernel(

@@ -5,31 +5,13 @@ Tied scores form one threshold everywhere, so no figure depends on the order of 
 
 import numpy as np
 
+from mlhep.checks import check_scores
 from mlhep.errors import InvalidInput
 
-__all__ = ["JSD_MASS_BINS", "check_scores", "inverse_jsd", "rejection", "roc_auc", "roc_curve", "score_threshold"]
+__all__ = ["JSD_MASS_BINS", "inverse_jsd", "rejection", "roc_auc", "roc_curve", "score_threshold"]
 
 # Fixed binning of the jet-mass JSD: 30 bins of 20 GeV from 0 to 600 GeV, larger masses in the last bin.
 JSD_MASS_BINS = np.linspace(0.0, 600.0, 31)
-
-
-def check_scores(labels, scores, weights=None):
-    """(labels, scores, weights) as arrays, or InvalidInput: one label (0 or 1), one finite score
-    and one finite non-negative weight per event, and both classes with a positive weight sum."""
-    labels, scores = np.asarray(labels), np.asarray(scores, dtype=np.float64)
-    if labels.ndim != 1 or scores.shape != labels.shape:
-        raise InvalidInput(f"labels {labels.shape} and scores {scores.shape}: expected two (events,) arrays of one length")
-    if not np.all(np.isin(labels, (0, 1))):
-        raise InvalidInput("labels: expected 1 (signal) or 0 (background) only")
-    if not np.all(np.isfinite(scores)):
-        raise InvalidInput(f"scores: {np.sum(~np.isfinite(scores))} NaN or infinite values")
-    weights = np.ones(len(scores)) if weights is None else np.asarray(weights, dtype=np.float64)
-    if weights.shape != scores.shape or not np.all(np.isfinite(weights)) or np.any(weights < 0):
-        raise InvalidInput(f"weights: expected {len(scores)} finite non-negative values")
-    for cls, name in ((1, "signal"), (0, "background")):
-        if not weights[labels == cls].sum() > 0:
-            raise InvalidInput(f"labels: no {name} events (or all their weights are zero)")
-    return labels, scores, weights
 
 
 def roc_curve(labels, scores, weights=None):

@@ -1,6 +1,5 @@
 """Taggers as estimators (fit / predict / save / load on data dicts): a BDT, an MLP, a PFN / EFN."""
 
-import json
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -11,12 +10,13 @@ from scipy.special import expit
 from torch import nn
 
 from mlhep import seeds
-from mlhep.io import atomic_path, write_json
+from mlhep.errors import BadInputFile
+from mlhep.io import atomic_path, read_model_json, write_model_json
 from mlhep.ml.decorrelation import classification_loss
-from mlhep.ml.networks import MLP, ParticleFlowNetwork
+from mlhep.ml.networks import MLP, ParticleFlowNetwork, standardization
 from mlhep.ml.training import TrainConfig, device, fit, seed_everything
 
-__all__ = ["BDTClassifier", "MLP", "MLPClassifier", "PFNClassifier", "TorchClassifier"]
+__all__ = ["MODELS", "BDTClassifier", "MLP", "MLPClassifier", "PFNClassifier", "TorchClassifier", "load_model", "make_model"]
 
 
 @dataclass
@@ -26,7 +26,7 @@ class TorchClassifier:
     ensemble of ``ensemble`` networks, each seeded from its own "training" stream, whose
     probabilities are averaged.
 
-    ``fit`` and ``predict`` take data dicts as made by mlhep.ml.taggers.tagger_data: "y", "w",
+    ``fit`` and ``predict`` take data dicts as made by mlhep.ml.stage.tagger_data: "y", "w",
     "mass" and the inputs of the subclass.
     """
 
@@ -53,7 +53,8 @@ class TorchClassifier:
         """Set self.preprocessing (JSON-able) from the training data; nothing by default."""
 
     def _learn_standardization(self, values):
-        self.preprocessing = {"mean": values.mean(axis=0).tolist(), "scale": (values.std(axis=0) + 1e-12).tolist()}
+        mean, scale = standardization(values)
+        self.preprocessing = {"mean": mean.tolist(), "scale": scale.tolist()}
 
     def _standardized(self, values):
         return (values - np.array(self.preprocessing["mean"])) / np.array(self.preprocessing["scale"])
@@ -105,12 +106,12 @@ class TorchClassifier:
         with atomic_path(folder / "model.pt") as tmp:
             torch.save(self.module.state_dict(), tmp)
         hyper = {k: v for k, v in asdict(self).items() if k != "history"}
-        write_json({"hyper": hyper, "preprocessing": self.preprocessing}, folder / "model.json")
+        write_model_json(folder, self.kind, hyper, preprocessing=self.preprocessing)
 
     @classmethod
     def load(cls, folder):
         folder = Path(folder)
-        saved = json.loads((folder / "model.json").read_text())
+        saved = read_model_json(folder, cls.kind)
         model = cls(**saved["hyper"])
         model.preprocessing = saved["preprocessing"]
         model.module = nn.ModuleList([model.network() for _ in range(model.ensemble)])
@@ -123,6 +124,8 @@ class MLPClassifier(TorchClassifier):
     """MLP on the standardized high-level features ``X``."""
 
     hidden: tuple = (64, 64)
+
+    kind = "mlp"
 
     def __post_init__(self):
         super().__post_init__()
@@ -147,6 +150,7 @@ class PFNClassifier(TorchClassifier):
     energy_flow: bool = False
     max_particles: int = 50
 
+    kind = "pfn"
     needs_constituents = True
 
     def __post_init__(self):
@@ -183,6 +187,7 @@ class BDTClassifier:
     early_stopping_rounds: int = 20
     seed: int = 0
 
+    kind = "bdt"
     needs_constituents = False
 
     def __post_init__(self):
@@ -217,11 +222,47 @@ class BDTClassifier:
     def save(self, folder):
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        with atomic_path(folder / "model.json") as tmp:
+        with atomic_path(folder / "booster.json") as tmp:
             tmp.write_bytes(bytes(self.booster.save_raw(raw_format="json")))
+        write_model_json(folder, self.kind, asdict(self))
 
     @classmethod
     def load(cls, folder):
-        model = cls()
-        model.booster = xgboost.Booster(model_file=str(Path(folder) / "model.json"))
+        model = cls(**read_model_json(folder, cls.kind)["hyper"])
+        model.booster = xgboost.Booster(model_file=str(Path(folder) / "booster.json"))
         return model
+
+
+# tagger kind (a key of taggers.models in config) -> estimator class and fixed arguments
+MODELS = {
+    "bdt": (BDTClassifier, {}),
+    "mlp": (MLPClassifier, {}),
+    "pfn": (PFNClassifier, {}),
+    "efn": (PFNClassifier, {"energy_flow": True}),
+    "disco": (MLPClassifier, {}),
+    "adversarial": (MLPClassifier, {}),
+    "mode": (MLPClassifier, {}),
+}
+
+
+def make_model(kind, hyper, seed):
+    """The estimator of tagger ``kind`` with hyper-parameters from config, seeded by ``seed``
+    unless the hyper-parameters give their own seed."""
+    cls, fixed = MODELS[kind]
+    hyper = {**fixed, **hyper}
+    if cls is BDTClassifier:
+        hyper.setdefault("seed", seed)
+    else:
+        # the adversarial loss moves with the adversary: no early stopping on it unless asked
+        defaults = {"seed": seed, "early_stopping": kind != "adversarial"}
+        hyper["train"] = {**defaults, **hyper.get("train", {})}
+    return cls(**hyper)
+
+
+def load_model(folder):
+    """A saved tagger, of the class its model.json names."""
+    kind = read_model_json(folder)["kind"]
+    classes = {cls.kind: cls for cls in (BDTClassifier, MLPClassifier, PFNClassifier)}
+    if kind not in classes:
+        raise BadInputFile(f"{folder}/model.json: a saved {kind!r} model, not a tagger ({', '.join(classes)})")
+    return classes[kind].load(folder)

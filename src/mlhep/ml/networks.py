@@ -2,7 +2,13 @@
 
 from torch import nn
 
-__all__ = ["MLP", "ParticleFlowNetwork"]
+__all__ = ["MLP", "ParticleFlowNetwork", "standardization"]
+
+
+def standardization(values):
+    """Per-feature (mean, scale) of network inputs (events x features), scale the standard
+    deviation kept off zero: inputs are then (values - mean) / scale."""
+    return values.mean(axis=0), values.std(axis=0) + 1e-12
 
 
 def _layers(n_inputs, widths):

@@ -1,6 +1,5 @@
 """Density ratios from class-balanced classifiers, with monotone calibration and reliability curves."""
 
-import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -8,8 +7,9 @@ import numpy as np
 from scipy.optimize import isotonic_regression
 
 from mlhep import seeds
+from mlhep.checks import check_features, check_weights
 from mlhep.errors import InvalidConfig, InvalidInput, MlhepError
-from mlhep.io import write_json
+from mlhep.io import read_model_json, write_model_json
 from mlhep.ml.models import MLPClassifier, PFNClassifier
 from mlhep.ml.training import TrainConfig
 
@@ -18,43 +18,12 @@ __all__ = [
     "DensityRatio",
     "MonotoneMap",
     "balanced_weights",
-    "check_features",
-    "check_weights",
     "fit_calibration",
     "isotonic",
     "reliability_curve",
 ]
 
 CALIBRATIONS = ("histogram", "isotonic")
-
-
-def check_features(X, name="X", constituents=False):
-    """``X`` as a float64 (events, features) array, a 1-d array being one feature, or with
-    ``constituents`` an (events, particles, features) array; InvalidInput when it has another
-    shape, no events, or a NaN or infinite value."""
-    X = np.asarray(X, dtype=np.float64)
-    if X.ndim == 1 and not constituents:
-        X = X[:, None]
-    expected = "(events, particles, features)" if constituents else "(events, features)"
-    if X.ndim != (3 if constituents else 2) or len(X) == 0:
-        raise InvalidInput(f"{name}: expected a non-empty {expected} array, got shape {X.shape}")
-    bad = ~np.isfinite(X)
-    if bad.any():
-        raise InvalidInput(f"{name}: {bad.reshape(len(X), -1).any(axis=1).sum()} events with NaN or infinite features")
-    return X
-
-
-def check_weights(w, n, name="weights"):
-    """Per-event weights as float64, ones when ``w`` is None; InvalidInput unless there is one
-    finite, non-negative weight per event and not all are zero."""
-    if w is None:
-        return np.ones(n)
-    w = np.asarray(w, dtype=np.float64)
-    if w.shape != (n,):
-        raise InvalidInput(f"{name}: expected shape ({n},), one weight per event, got {w.shape}")
-    if not np.all(np.isfinite(w)) or np.any(w < 0) or w.sum() <= 0:
-        raise InvalidInput(f"{name}: weights must be finite, non-negative and not all zero")
-    return w
 
 
 def balanced_weights(label, weight):
@@ -300,15 +269,15 @@ class DensityRatio:
         return reliability_curve(score, y, balanced_weights(y, np.ones(len(y))), bins)
 
     def save(self, folder):
-        """The classifier (its own save) in ``folder``/classifier, the rest in ``folder``/ratio.json."""
+        """The classifier (its own save) in ``folder``/classifier, the rest in ``folder``/model.json."""
         folder = Path(folder)
         self.classifier.save(folder / "classifier")
-        write_json({"hyper": asdict(self), "calibrator": self.calibrator.to_dict() if self.calibrator else None}, folder / "ratio.json")
+        write_model_json(folder, "density_ratio", asdict(self), calibrator=self.calibrator.to_dict() if self.calibrator else None)
 
     @classmethod
     def load(cls, folder):
         folder = Path(folder)
-        saved = json.loads((folder / "ratio.json").read_text())
+        saved = read_model_json(folder, "density_ratio")
         ratio = cls(**saved["hyper"])
         ratio.classifier = (MLPClassifier if ratio.constituents is None else PFNClassifier).load(folder / "classifier")
         ratio.calibrator = MonotoneMap.from_dict(saved["calibrator"]) if saved["calibrator"] else None

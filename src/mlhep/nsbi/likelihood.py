@@ -6,8 +6,8 @@ import numpy as np
 from iminuit import Minuit
 from scipy.stats import chi2
 
+from mlhep.checks import check_weights
 from mlhep.errors import InvalidInput, MlhepError
-from mlhep.ml.ratio import check_weights
 
 __all__ = ["Fit", "IntervalNotFound", "NSBILikelihood", "Process", "ProfileScan", "interpolate", "interval", "profile_interval"]
 

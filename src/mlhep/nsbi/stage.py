@@ -6,16 +6,16 @@ import numpy as np
 import pyhf
 
 from mlhep import seeds
-from mlhep.columns import read_columns
-from mlhep.errors import EmptySelection, require_finite
+from mlhep.checks import require_finite
+from mlhep.columns import JET_FEATURES, read_columns, split
+from mlhep.errors import EmptySelection
 from mlhep.io import write_json
-from mlhep.ml.data import JET_FEATURES, split
 from mlhep.ml.ratio import DensityRatio
 from mlhep.ml.training import TrainConfig
 from mlhep.nsbi.likelihood import Fit, NSBILikelihood, Process, ProfileScan, interval, profile_interval
 from mlhep.nsbi.toy import GaussianOnExponential
+from mlhep.process.systematics import varied_jets
 from mlhep.stats.fit import model_and_data
-from mlhep.stats.search import varied_jets
 from mlhep.stats.workspace import SampleInput, build_workspace
 
 __all__ = ["dijet_features", "run_nsbi", "toy_validation"]
@@ -75,14 +75,9 @@ def _template(values, weights, edges):
     return np.histogram(values, edges, weights=weights)[0]
 
 
-def run_nsbi(settings, signal_path, background_path, systematics, seed, out_dir, plot_dir):
-    """Train the ratios, fit mu with NSBI and with binned pyhf fits (mjj, classifier score) on the
-    same Asimov-like test events, run the coverage pseudo-experiments and the exact toy; write
-    ``out_dir``/metrics.json and the plots."""
-    from mlhep.nsbi.plots import plot_calibration, plot_scans, plot_toy_ratio
-
-    samples = {"signal": _sample(signal_path, settings, systematics, seed), "background": _sample(background_path, settings, systematics, seed)}
-    expected = {"signal": float(settings["signal_events"]), "background": float(settings["background_events"])}
+def _trained_ratios(settings, samples, seed):
+    """The signal-vs-background classifier, and per process the JES up and down shape ratios and
+    norm factors."""
     (signal_X, signal_w), (background_X, background_w) = (samples[p]["nominal"]["train"] for p in _PROCESSES)
     classifier = _ratio(settings, seed, "classifier").fit(signal_X, background_X, signal_w, background_w)
     shapes, norms = {}, {}
@@ -90,8 +85,12 @@ def run_nsbi(settings, signal_path, background_path, systematics, seed, out_dir,
         nominal = samples[p]["nominal"]
         shapes[p] = {side: _ratio(settings, seed, "jes", p, side).fit(samples[p][side]["train"][0], nominal["train"][0], samples[p][side]["train"][1], nominal["train"][1]) for side in _VARIATIONS}
         norms[p] = tuple(samples[p][side]["test"][1].sum() / nominal["test"][1].sum() for side in _VARIATIONS)
+    return classifier, shapes, norms
 
-    # the pool of held-out events, and per-event inputs of the likelihood computed once
+
+def _processes(samples, expected, classifier, shapes, norms):
+    """The pool of held-out events, the process each came from, and the likelihood's per-event
+    inputs computed once on the pool: {process: Process}."""
     pool = np.concatenate([samples[p]["nominal"]["test"][0] for p in _PROCESSES])
     origin = np.concatenate([np.full(len(samples[p]["nominal"]["test"][0]), i) for i, p in enumerate(_PROCESSES)])
     to_reference = dict(zip(_PROCESSES, classifier.log_mixture_ratios(pool)))
@@ -107,19 +106,18 @@ def run_nsbi(settings, signal_path, background_path, systematics, seed, out_dir,
         )
         for i, p in enumerate(_PROCESSES)
     }
+    return origin, processes
 
-    def likelihood(rows, weight):
-        parts = [Process(q.name, q.expected, q.log_ratio[rows], {k: (u[rows], d[rows]) for k, (u, d) in q.shape.items()}, q.norm, q.signal, q.mc_shape) for q in processes.values()]
-        return NSBILikelihood(parts, weight)
 
-    mu_injected = settings["injected_mu"]
-    counts = np.bincount(origin)
-    asimov = np.where(origin == 0, mu_injected * expected["signal"] / counts[0], expected["background"] / counts[1])
-    asimov *= np.concatenate([samples[p]["nominal"]["test"][1] / samples[p]["nominal"]["test"][1].mean() for p in _PROCESSES])
-    (low, high), nsbi_scan = profile_interval(likelihood(slice(None), asimov), 0.68)
-    results = {"nsbi": {"mu_hat": nsbi_scan.best.mu, "width68": high - low, "interval68": [low, high]}}
+def _likelihood(processes, rows, weight):
+    """The NSBI likelihood of the pool's events ``rows`` with per-event ``weight``."""
+    parts = [Process(q.name, q.expected, q.log_ratio[rows], {k: (u[rows], d[rows]) for k, (u, d) in q.shape.items()}, q.norm, q.signal, q.mc_shape) for q in processes.values()]
+    return NSBILikelihood(parts, weight)
 
-    # binned fits of the same events, JES as histosys + normsys, no MC statistics (as NSBI)
+
+def _binned_fits(settings, samples, expected, classifier, seed):
+    """Binned pyhf fits of the same test events, in mjj and in the classifier score, JES as
+    histosys + normsys and no MC statistics (as NSBI): {name: ProfileScan}."""
     scores = {side: {p: classifier.score(samples[p][side]["test"][0]) for p in _PROCESSES} for side in ("nominal", *_VARIATIONS)}
     mjj_edges = np.linspace(*settings["window"], settings["bins"] + 1)
     # equally populated in the balanced mixture of signal and background: bins where S/B is large too
@@ -127,29 +125,53 @@ def run_nsbi(settings, signal_path, background_path, systematics, seed, out_dir,
     mixture = np.concatenate([rng.choice(scores["nominal"][p], 10000) for p in _PROCESSES])
     score_edges = np.quantile(mixture, np.linspace(0, 1, settings["bins"] + 1))
     score_edges[0], score_edges[-1] = 0.0, 1.0
-    scans = {"NSBI": nsbi_scan}
+    scans = {}
     for name, values, edges in (("binned_mjj", lambda p, side: samples[p][side]["test"][0][:, 0], mjj_edges), ("binned_score", lambda p, side: scores[side][p], score_edges)):
         channels = {}
         for p in _PROCESSES:
             scale = expected[p] / samples[p]["nominal"]["test"][1].sum()
             hists = {side: _template(values(p, side), samples[p][side]["test"][1] * scale, edges) for side in ("nominal", *_VARIATIONS)}
             channels[p] = SampleInput(hists["nominal"], variations={"jes": (hists["up"], hists["down"])}, signal=p == "signal")
-        scans[name] = scan = _binned_scan(channels, mu_injected)
-        low, high = interval(scan, 0.68)
-        results[name] = {"mu_hat": scan.best.mu, "width68": high - low, "interval68": [low, high]}
+        scans[name] = _binned_scan(channels, settings["injected_mu"])
+    return scans
 
-    # coverage: Poisson pseudo-experiments drawn from the held-out events
+
+def _coverage(settings, processes, origin, expected, seed):
+    """The fraction of Poisson pseudo-experiments, drawn from the held-out events, whose NSBI 68 %
+    interval holds the injected mu."""
     rng = seeds.generator("toys", seed)
-    covered, n_toys = 0, settings["toys"]
-    for _ in range(n_toys):
+    mu_injected, covered = settings["injected_mu"], 0
+    for _ in range(settings["toys"]):
         rows = np.concatenate([rng.choice(np.flatnonzero(origin == i), rng.poisson(mu_injected * expected[p] if p == "signal" else expected[p])) for i, p in enumerate(_PROCESSES)])
-        (toy_low, toy_high), _ = profile_interval(likelihood(rows, None), 0.68, points=15)
+        (toy_low, toy_high), _ = profile_interval(_likelihood(processes, rows, None), 0.68, points=15)
         covered += toy_low <= mu_injected <= toy_high
+    return covered / settings["toys"]
 
+
+def run_nsbi(settings, signal_path, background_path, systematics, seed, out_dir, plot_dir):
+    """Train the ratios, fit mu with NSBI and with binned pyhf fits (mjj, classifier score) on the
+    same Asimov-like test events, run the coverage pseudo-experiments and the exact toy; write
+    ``out_dir``/metrics.json and the plots."""
+    from mlhep.nsbi.plots import plot_calibration, plot_scans, plot_toy_ratio
+
+    samples = {"signal": _sample(signal_path, settings, systematics, seed), "background": _sample(background_path, settings, systematics, seed)}
+    expected = {"signal": float(settings["signal_events"]), "background": float(settings["background_events"])}
+    classifier, shapes, norms = _trained_ratios(settings, samples, seed)
+    origin, processes = _processes(samples, expected, classifier, shapes, norms)
+    counts = np.bincount(origin)
+    asimov = np.where(origin == 0, settings["injected_mu"] * expected["signal"] / counts[0], expected["background"] / counts[1])
+    asimov *= np.concatenate([samples[p]["nominal"]["test"][1] / samples[p]["nominal"]["test"][1].mean() for p in _PROCESSES])
+    (low, high), nsbi_scan = profile_interval(_likelihood(processes, slice(None), asimov), 0.68)
+    scans = {"NSBI": nsbi_scan, **_binned_fits(settings, samples, expected, classifier, seed)}
+    results = {"nsbi": {"mu_hat": nsbi_scan.best.mu, "width68": high - low, "interval68": [low, high]}}
+    for name in ("binned_mjj", "binned_score"):
+        low, high = interval(scans[name], 0.68)
+        results[name] = {"mu_hat": scans[name].best.mu, "width68": high - low, "interval68": [low, high]}
+    coverage = _coverage(settings, processes, origin, expected, seed)
     toy = toy_validation(settings, seed)
-    metrics = {**results, "coverage68": covered / n_toys, "n_toys": n_toys, "toy_exact": toy.pop("summary")}
+    metrics = {**results, "coverage68": coverage, "n_toys": settings["toys"], "toy_exact": toy.pop("summary")}
     metrics["scans"] = {name: {"mu": scan.mu.tolist(), "q": scan.q.tolist()} for name, scan in scans.items()}
-    calibration = {p: classifier.reliability(samples["signal"]["nominal"]["test"][0], samples["background"]["nominal"]["test"][0]) for p in ("signal vs background",)}
+    calibration = {"signal vs background": classifier.reliability(samples["signal"]["nominal"]["test"][0], samples["background"]["nominal"]["test"][0])}
     write_json(metrics, f"{out_dir}/metrics.json")
     plot_scans({name: (scan.mu, scan.q) for name, scan in scans.items()}, f"{plot_dir}/scan")
     plot_calibration(calibration, f"{plot_dir}/calibration")

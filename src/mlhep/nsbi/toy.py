@@ -6,10 +6,9 @@ import numpy as np
 from scipy.special import log_ndtr
 
 from mlhep import seeds
-from mlhep.errors import InvalidConfig
+from mlhep.checks import check_features
+from mlhep.errors import InvalidConfig, InvalidInput
 from mlhep.nsbi.likelihood import NSBILikelihood, Process
-from mlhep.errors import InvalidInput
-from mlhep.ml.ratio import check_features
 
 __all__ = ["GaussianOnExponential", "PROCESSES"]
 

@@ -2,7 +2,7 @@
 
 from mlhep.process.dijet import DijetProcessor
 from mlhep.process.inputs import Schema, SkippedFileWarning, check_files
-from mlhep.process.run import configured_executor, dask_client, make_executor, make_processor, process_sample, run_processor
+from mlhep.process.run import configured_executor, dask_client, make_executor, make_processor, run_processor
 from mlhep.process.summary import cutflow_table
 from mlhep.process.zjets import ZJetsProcessor
 
@@ -17,6 +17,5 @@ __all__ = [
     "dask_client",
     "make_executor",
     "make_processor",
-    "process_sample",
     "run_processor",
 ]

@@ -4,17 +4,15 @@ import contextlib
 import warnings
 
 import awkward as ak
-import uproot
 from coffea import processor
 
 from mlhep.errors import BadInputFile, EmptySelection, InvalidConfig
-from mlhep.io import atomic_path, write_json
-from mlhep.process.dijet import DijetProcessor
 from mlhep.process.common import merge_cutflows
+from mlhep.process.dijet import DijetProcessor
 from mlhep.process.inputs import CounterMismatch, OpenTrees, Schema, SkippedFileWarning, check_files
 from mlhep.process.zjets import ZJetsProcessor
 
-__all__ = ["configured_executor", "dask_client", "make_executor", "make_processor", "process_sample", "run_processor"]
+__all__ = ["configured_executor", "dask_client", "make_executor", "make_processor", "run_processor"]
 
 PROCESSORS = {"dijet": DijetProcessor, "zjets": ZJetsProcessor}
 
@@ -163,29 +161,3 @@ def _while_reading(err):
             return True
         tb = tb.tb_next
     return False
-
-
-def process_sample(sample, files, channel, options, seed, executor, chunksize, skipbadfiles, outputs):
-    """Process one sample and write ``outputs`` = {columns (parquet), hists (ROOT), cutflow (JSON)}.
-
-    Raises EmptySelection, naming the sample and the cutflow, when no event is selected;
-    nothing is written then.
-    """
-    out = run_processor(sample, files, make_processor(channel, options, seed), executor, chunksize, skipbadfiles)
-    cutflow = {"sample": sample, "channel": channel, "files": len(files), "skipped_files": out["skipped_files"]}
-    cutflow.update({name: out[name] for name in ("cutflow", "cutflow_weighted", "cutflow_truth", "cutflow_truth_weighted") if name in out})
-    if len(out["columns"]) == 0:
-        raise EmptySelection(f"sample {sample}: no event passes the {channel} selection (cutflow: {out['cutflow']})")
-    with atomic_path(outputs["columns"]) as tmp:
-        ak.to_parquet(out["columns"], tmp)
-    write_hists(out["hists"], outputs["hists"])
-    write_json(cutflow, outputs["cutflow"])
-    return cutflow
-
-
-def write_hists(hists, path):
-    """Histograms keyed (region, observable, variation) to ROOT as ``region/observable/variation``."""
-    with atomic_path(path) as tmp:
-        with uproot.recreate(tmp) as out:
-            for (region, observable, variation), histogram in sorted(hists.items()):
-                out[f"{region}/{observable}/{variation}"] = histogram

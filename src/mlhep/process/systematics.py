@@ -4,10 +4,13 @@ import awkward as ak
 import numpy as np
 
 from mlhep import seeds
+from mlhep.columns import JET_FEATURES, jet_column
+from mlhep.process.common import pair_mass
 
-__all__ = ["VARIATIONS", "scale_factors", "vary_jets"]
+__all__ = ["VARIATIONS", "scale_factors", "varied_jets", "vary_jets"]
 
 VARIATIONS = ("nominal", "jes_up", "jes_down", "jer")
+_SCALED = ("mass", "msd", "pt")  # what the jet energy scale and resolution act on
 
 
 def scale_factors(counts, event, variation, jes_uncertainty, jer_extra, seed):
@@ -44,3 +47,18 @@ def vary_jets(jets, event, variation, jes_uncertainty, jer_extra, seed):
         if field in jets.fields:
             jets = ak.with_field(jets, jets[field] * factor, field)
     return jets
+
+
+def varied_jets(columns, variation, jes_uncertainty, jer_extra, seed):
+    """The two fat jets of processed dijet ``columns`` after one variation: their features (two
+    dicts of JET_FEATURES, j1 and j2) and the dijet mass."""
+    n = len(columns)
+    factors = scale_factors(np.full(n, 2), ak.to_numpy(columns.event), variation, jes_uncertainty, jer_extra, seed).reshape(n, 2)
+    jets, kinematics = [], []
+    for jet in (1, 2):
+        values = {f: ak.to_numpy(columns[jet_column(f, jet)]).astype(np.float64) for f in JET_FEATURES}
+        for f in _SCALED:
+            values[f] = values[f] * factors[:, jet - 1]
+        jets.append(values)
+        kinematics.append((values["pt"], values["eta"], ak.to_numpy(columns[f"phi_j{jet}"]), values["mass"]))
+    return jets, pair_mass(*kinematics)

@@ -127,7 +127,7 @@ class ZJetsProcessor(processor.ProcessorABC):
         nan = np.full(n, np.nan)
         pt = ak.to_numpy(ak.fill_none(jet.pt, np.nan))
         fields = jet.fields if n else []
-        get = lambda f: ak.to_numpy(ak.fill_none(jet[f], np.nan)) if f in fields else nan  # noqa: E731
+        get = lambda f: ak.to_numpy(ak.fill_none(jet[f], np.nan)) if f in fields else nan
         failed = get("msoftdrop") < 0  # soft drop failed (NanoAOD's -1): no soft-drop mass, z_g or ln rho
         msd = np.where(failed, np.nan, get("msoftdrop"))
         values = {

@@ -1,5 +1,6 @@
 """Statistical analysis with pyhf: workspaces from histogram templates, fits, limits and plots."""
 
+from mlhep.stats.dijet_function import DijetFit, dijet_shape, fit_dijet_function
 from mlhep.stats.fit import (
     LimitNotBracketed,
     best_fit,
@@ -12,7 +13,6 @@ from mlhep.stats.fit import (
     upper_limits,
     write_results,
 )
-from mlhep.stats.dijet_function import DijetFit, dijet_shape, fit_dijet_function
 from mlhep.stats.plots import plot_brazil, plot_pulls, plot_ranking, plot_stack
 from mlhep.stats.workspace import MIN_YIELD, SampleInput, build_workspace, expected_yields, read_hists, sample_from_hists
 

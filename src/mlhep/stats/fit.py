@@ -276,7 +276,7 @@ def ranking(spec):
             init = values.copy()
             init[index] = np.clip(values[index] + shift, *bounds[index])
             held = [*fixed[:index], True, *fixed[index + 1 :]]
-            refit = _minimize(lambda: pyhf.infer.mle.fit(data, model, init_pars=init.tolist(), fixed_params=held, par_bounds=bounds)) if shift else values
+            refit = _minimize(lambda: pyhf.infer.mle.fit(data, model, init_pars=init.tolist(), fixed_params=held, par_bounds=bounds)) if shift else values  # noqa: B023 (called at once, in this iteration)
             row[key] = float(refit[poi] - values[poi])
         ranked.append(row)
     return sorted(ranked, key=lambda row: -max(abs(row["postfit_up"]), abs(row["postfit_down"])))

@@ -10,6 +10,7 @@ import numpy as np
 import pyhf
 import uproot
 
+from mlhep.checks import check_bins
 from mlhep.errors import BadInputFile, InvalidConfig
 
 __all__ = ["MIN_YIELD", "SampleInput", "build_workspace", "expected_yields", "read_hists", "sample_from_hists"]
@@ -89,18 +90,6 @@ def read_hists(path, region, observable):
         raise BadInputFile(f"{path}: cannot read '{key}': {error}") from error
 
 
-def _checked(values, what, expected_shape=None, allow_negative=True):
-    """``values`` as a float array, with a clear error on NaN, infinity, bad shape or negatives."""
-    array = np.asarray(values, dtype=np.float64)
-    if expected_shape is not None and array.shape != expected_shape:
-        raise InvalidConfig(f"{what}: {array.shape[0] if array.ndim else 'scalar'} bins where {expected_shape[0]} are expected")
-    if not np.all(np.isfinite(array)):
-        raise InvalidConfig(f"{what}: NaN or infinite values in bins {np.flatnonzero(~np.isfinite(array)).tolist()}")
-    if not allow_negative and np.any(array < 0):
-        raise InvalidConfig(f"{what}: negative values in bins {np.flatnonzero(array < 0).tolist()}")
-    return array
-
-
 def _floored(values):
     return np.maximum(values, MIN_YIELD)
 
@@ -119,7 +108,7 @@ def _variation_modifiers(name, nominal, up, down):
 def _sample_spec(channel, name, sample, poi, norm_uncertainty):
     """One sample of the workspace spec, with its modifiers."""
     where = f"sample '{name}' in channel '{channel}'"
-    raw = _checked(sample.nominal, f"{where} nominal", allow_negative=False)
+    raw = check_bins(sample.nominal, f"{where} nominal", allow_negative=False)
     if raw.ndim != 1 or raw.sum() <= 0:
         raise InvalidConfig(f"{where}: the nominal template must be a 1D array with a positive total yield")
     nominal = _floored(raw)
@@ -127,11 +116,11 @@ def _sample_spec(channel, name, sample, poi, norm_uncertainty):
     if sample.signal:
         modifiers.append({"name": poi, "type": "normfactor", "data": None})
     if sample.stat_variance is not None:
-        variance = _checked(sample.stat_variance, f"{where} stat_variance", raw.shape, allow_negative=False)
+        variance = check_bins(sample.stat_variance, f"{where} stat_variance", raw.shape, allow_negative=False)
         modifiers.append({"name": f"staterror_{channel}", "type": "staterror", "data": np.sqrt(variance).tolist()})
     for variation, (up, down) in sample.variations.items():
-        up = _checked(up, f"{where} variation '{variation}' up", raw.shape)
-        down = 2 * raw - up if down is None else _checked(down, f"{where} variation '{variation}' down", raw.shape)
+        up = check_bins(up, f"{where} variation '{variation}' up", raw.shape)
+        down = 2 * raw - up if down is None else check_bins(down, f"{where} variation '{variation}' down", raw.shape)
         modifiers.extend(_variation_modifiers(variation, nominal, _floored(up), _floored(down)))
     if norm_uncertainty is not None:
         if not 0 <= norm_uncertainty < 1:
@@ -158,7 +147,7 @@ def _observations(channels, observations, asimov_mu):
     spec = []
     for channel, samples in channels.items():
         nbins = np.shape(next(iter(samples.values())).nominal)
-        counts = _checked(observations[channel], f"observations of channel '{channel}'", nbins, allow_negative=False)
+        counts = check_bins(observations[channel], f"observations of channel '{channel}'", nbins, allow_negative=False)
         spec.append({"name": channel, "data": counts.tolist()})
     return spec
 

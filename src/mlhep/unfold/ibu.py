@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mlhep.errors import EmptySelection, InvalidConfig
+from mlhep.errors import EmptySelection, InvalidConfig, InvalidInput
 from mlhep.unfold.metrics import bootstrap_weights
 
 __all__ = ["Response", "ibu", "ibu_bootstrap", "response_matrix"]
@@ -72,7 +72,7 @@ def response_matrix(sim_reco, sim_truth, pass_reco, pass_truth, bins, weights=No
     arrays = {"sim_reco": sim_reco, "sim_truth": sim_truth, "weights": weights, "pass_reco": pass_reco, "pass_truth": pass_truth}
     for name, values in arrays.items():
         if values.shape != (n,):
-            raise InvalidConfig(f"response_matrix: {name} has shape {values.shape}, expected ({n},) like sim_reco")
+            raise InvalidInput(f"response_matrix: {name} has shape {values.shape}, expected ({n},) like sim_reco")
     reco_bins = np.asarray(bins, dtype=np.float64)
     truth_bins = reco_bins if truth_bins is None else np.asarray(truth_bins, dtype=np.float64)
     for edges, name in ((reco_bins, "bins"), (truth_bins, "truth_bins")):
@@ -118,7 +118,7 @@ def ibu(data_hist, response, iterations=4, prior=None, fakes="rate"):
     data = np.asarray(data_hist, dtype=np.float64)
     n_reco, n_truth = response.migration.shape
     if data.shape != (n_reco,):
-        raise InvalidConfig(f"ibu: data_hist has shape {data.shape}, the response has {n_reco} reco bins")
+        raise InvalidInput(f"ibu: data_hist has shape {data.shape}, the response has {n_reco} reco bins")
     if iterations < 1:
         raise InvalidConfig(f"ibu: need iterations >= 1, got {iterations}")
     if fakes not in ("rate", "fraction"):
@@ -156,6 +156,6 @@ def ibu_bootstrap(data_reco, response, *, data_weights=None, replicas=100, seed=
     data_reco = np.asarray(data_reco, dtype=np.float64)
     weights = np.ones(len(data_reco)) if data_weights is None else np.asarray(data_weights, dtype=np.float64)
     if weights.shape != data_reco.shape:
-        raise InvalidConfig(f"ibu_bootstrap: {weights.shape} data_weights for {data_reco.shape} events")
+        raise InvalidInput(f"ibu_bootstrap: {weights.shape} data_weights for {data_reco.shape} events")
     draws = bootstrap_weights(len(data_reco), replicas, seed)
     return np.stack([ibu(np.histogram(data_reco, response.reco_bins, weights=weights * d)[0], response, iterations, prior, fakes) for d in draws])

@@ -4,7 +4,7 @@ test, their noise floors) and the Poisson bootstrap of their statistical uncerta
 import numpy as np
 
 from mlhep import seeds
-from mlhep.errors import EmptySelection, InvalidConfig
+from mlhep.errors import EmptySelection, InvalidConfig, InvalidInput
 
 __all__ = [
     "bootstrap_weights",
@@ -34,9 +34,9 @@ def triangular_discriminator(p, q):
     """
     p, q = (np.asarray(h, dtype=np.float64) for h in (p, q))
     if p.shape != q.shape:
-        raise InvalidConfig(f"triangular_discriminator: histograms of different shapes {p.shape} and {q.shape}")
+        raise InvalidInput(f"triangular_discriminator: histograms of different shapes {p.shape} and {q.shape}")
     if np.any(p < 0) or np.any(q < 0) or not (np.all(np.isfinite(p)) and np.all(np.isfinite(q))):
-        raise InvalidConfig("triangular_discriminator: histograms must be finite and non-negative")
+        raise InvalidInput("triangular_discriminator: histograms must be finite and non-negative")
     if p.sum() <= 0 or q.sum() <= 0:
         raise EmptySelection("triangular_discriminator: an empty histogram has no shape to compare")
     p, q = p / p.sum(), q / q.sum()
@@ -59,7 +59,7 @@ def normalized_histogram(values, bins, weights=None):
     values = np.asarray(values, dtype=np.float64)
     weights = np.ones_like(values) if weights is None else np.asarray(weights, dtype=np.float64)
     if weights.shape != values.shape:
-        raise InvalidConfig(f"normalized_histogram: {weights.shape} weights for {values.shape} values")
+        raise InvalidInput(f"normalized_histogram: {weights.shape} weights for {values.shape} values")
     counts, _ = np.histogram(values, bins=bins, weights=weights)
     if not counts.sum() > 0:
         raise EmptySelection(f"normalized_histogram: no weight inside the edges [{bins[0]}, {bins[-1]}]")
@@ -86,7 +86,7 @@ def normalized_histogram2d(x, y, edges_x, edges_y, weights=None):
     x, y = (np.asarray(v, dtype=np.float64) for v in (x, y))
     weights = np.ones_like(x) if weights is None else np.asarray(weights, dtype=np.float64)
     if not x.shape == y.shape == weights.shape:
-        raise InvalidConfig(f"normalized_histogram2d: x {x.shape}, y {y.shape} and weights {weights.shape} differ")
+        raise InvalidInput(f"normalized_histogram2d: x {x.shape}, y {y.shape} and weights {weights.shape} differ")
     finite = np.isfinite(x) & np.isfinite(y)
     counts, _, _ = np.histogram2d(x[finite], y[finite], bins=(edges_x, edges_y), weights=weights[finite])
     if not counts.sum() > 0:
@@ -144,14 +144,14 @@ def two_sample_auc(first, second, first_weights=None, second_weights=None, seed=
 
     first, second = (np.asarray(v, dtype=np.float64) for v in (first, second))
     if first.ndim != 2 or second.ndim != 2 or first.shape[1] != second.shape[1]:
-        raise InvalidConfig(f"two_sample_auc: samples of shapes {first.shape} and {second.shape}; expected (n, d) of one d")
+        raise InvalidInput(f"two_sample_auc: samples of shapes {first.shape} and {second.shape}; expected (n, d) of one d")
     if not (np.all(np.isfinite(first)) and np.all(np.isfinite(second))):
-        raise InvalidConfig("two_sample_auc: the samples hold NaN or infinite values")
+        raise InvalidInput("two_sample_auc: the samples hold NaN or infinite values")
     if folds < 2 or min(len(first), len(second)) < 5 * folds:
         raise InvalidConfig(f"two_sample_auc: need folds >= 2 and at least {5 * folds} events per sample, got {folds} folds, {len(first)} and {len(second)} events")
     weights = [np.ones(len(v)) if w is None else np.asarray(w, dtype=np.float64) for v, w in ((first, first_weights), (second, second_weights))]
     if any(w.shape != (len(v),) or not np.all(np.isfinite(w)) or np.any(w < 0) or not w.sum() > 0 for v, w in zip((first, second), weights)):
-        raise InvalidConfig("two_sample_auc: weights must be finite, non-negative, not all zero, one per event")
+        raise InvalidInput("two_sample_auc: weights must be finite, non-negative, not all zero, one per event")
     X, w = np.concatenate([first, second]), _balanced(*weights)
     y = np.concatenate([np.ones(len(first)), np.zeros(len(second))])
     rng = seeds.generator("holdout", seed, "two_sample")

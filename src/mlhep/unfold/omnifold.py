@@ -6,7 +6,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from mlhep import seeds
-from mlhep.errors import EmptySelection, InvalidConfig
+from mlhep.errors import EmptySelection, InvalidConfig, InvalidInput
 from mlhep.ml.ratio import DensityRatio
 from mlhep.ml.training import TrainConfig
 
@@ -43,9 +43,9 @@ def _features(values, name, n=None, *, constituents):
     values = values[:, None] if values.ndim == 1 and not constituents else values
     expected = "(events, particles, features)" if constituents else "(events, features)"
     if values.ndim != (3 if constituents else 2) or 0 in values.shape[1:]:
-        raise InvalidConfig(f"omnifold: {name} must be {expected}, got shape {values.shape}")
+        raise InvalidInput(f"omnifold: {name} must be {expected}, got shape {values.shape}")
     if n is not None and len(values) != n:
-        raise InvalidConfig(f"omnifold: {name} has {len(values)} rows, expected {n} (one per simulated event)")
+        raise InvalidInput(f"omnifold: {name} has {len(values)} rows, expected {n} (one per simulated event)")
     return values
 
 
@@ -54,7 +54,7 @@ def _mask(mask, n, name):
         return np.ones(n, dtype=bool)
     mask = np.asarray(mask)
     if mask.shape != (n,) or mask.dtype != bool:
-        raise InvalidConfig(f"omnifold: {name} must be a boolean array of shape ({n},), got {mask.dtype} {mask.shape}")
+        raise InvalidInput(f"omnifold: {name} must be a boolean array of shape ({n},), got {mask.dtype} {mask.shape}")
     return mask
 
 
@@ -63,7 +63,7 @@ def _weights(weights, n, name):
         return np.ones(n)
     weights = np.asarray(weights, dtype=np.float64)
     if weights.shape != (n,) or not np.all(np.isfinite(weights)):
-        raise InvalidConfig(f"omnifold: {name} must be finite with shape ({n},), got shape {weights.shape}")
+        raise InvalidInput(f"omnifold: {name} must be finite with shape ({n},), got shape {weights.shape}")
     return weights
 
 
@@ -71,7 +71,7 @@ def _require_finite(values, name, mask_name):
     bad = ~np.all(np.isfinite(values.reshape(len(values), -1)), axis=1)
     if np.any(bad):
         hint = f" (mark them failing with {mask_name})" if mask_name else ""
-        raise InvalidConfig(f"omnifold: {name} has non-finite features in {bad.sum()} of {len(values)} selected rows{hint}")
+        raise InvalidInput(f"omnifold: {name} has non-finite features in {bad.sum()} of {len(values)} selected rows{hint}")
 
 
 def _reweighting(numerator, reference, w_numerator, w_reference, *, hidden, train, ensemble, seed, progress, constituents):
@@ -150,7 +150,7 @@ def omnifold(
     sim_truth = _features(sim_truth, "sim_truth", n_sim, constituents=on_constituents)
     data_reco = _features(data_reco, "data_reco", constituents=on_constituents)
     if data_reco.shape[1:] != sim_reco.shape[1:]:
-        raise InvalidConfig(f"omnifold: data_reco has features of shape {data_reco.shape[1:]}, sim_reco {sim_reco.shape[1:]}")
+        raise InvalidInput(f"omnifold: data_reco has features of shape {data_reco.shape[1:]}, sim_reco {sim_reco.shape[1:]}")
     pass_reco, pass_truth = _mask(pass_reco, n_sim, "pass_reco"), _mask(pass_truth, n_sim, "pass_truth")
     sim_weights = _weights(sim_weights, n_sim, "sim_weights")
     data_weights = _weights(data_weights, len(data_reco), "data_weights")

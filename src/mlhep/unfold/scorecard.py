@@ -113,8 +113,8 @@ class Scorecard:
         sim, data = self.sim, self.data
         columns = [first, second]
         edges = [quantile_edges(self.sim_truth[:, c], self.sim_w, bins) for c in columns]
-        clip = lambda values: np.stack([_clipped(values[:, c], e) for c, e in zip(columns, edges)], axis=1)  # noqa: E731
-        flat = lambda values: _flat_index(clip(values), edges)  # noqa: E731
+        clip = lambda values: np.stack([_clipped(values[:, c], e) for c, e in zip(columns, edges)], axis=1)
+        flat = lambda values: _flat_index(clip(values), edges)
         n_bins = (len(edges[0]) - 1) * (len(edges[1]) - 1)
         flat_edges = np.arange(n_bins + 1) - 0.5
         response = response_matrix(flat(sim.reco), flat(sim.truth), sim.pass_reco, sim.pass_truth, flat_edges, sim.weight)

@@ -6,15 +6,13 @@ from dataclasses import dataclass, field
 import awkward as ak
 import numpy as np
 import pandas as pd
-import pyarrow.parquet as pq
 
 from mlhep import seeds
-from mlhep.errors import BadInputFile, EmptySelection
-from mlhep.io import atomic_path, write_json
-from mlhep.ml.data import padded_constituents
+from mlhep.columns import padded_constituents, read_columns
+from mlhep.errors import EmptySelection
+from mlhep.io import atomic_path, write_hists, write_json
 from mlhep.ml.training import TrainConfig
 from mlhep.process.common import new_hist
-from mlhep.process.run import write_hists
 from mlhep.process.zjets import OBSERVABLES
 from mlhep.unfold.ibu import ibu, ibu_bootstrap, response_matrix
 from mlhep.unfold.metrics import bootstrap_weights, normalized_histogram, triangular_discriminator
@@ -55,16 +53,9 @@ def load_events(columns_path, observables, variation="nominal", max_particles=0,
     names = [f"{o}_reco{suffix}" for o in observables] + [f"{o}_truth" for o in observables] + [f"pass_reco{suffix}", "pass_truth", "weight", "event"]
     if max_particles:
         names += [f"const_{quantity}_{level}" for level in ("reco", "truth") for quantity in ("pt", "deta", "dphi")]
-    try:
-        available = pq.read_schema(columns_path).names
-        missing = [name for name in names if name not in available]
-        if missing:
-            raise BadInputFile(f"{columns_path}: missing columns {missing} (a Z+jets sample processed with truth?)")
-        never = [name for name in NEVER_UNFOLDED if f"{name}_truth" in available]
-        columns = ak.from_parquet(columns_path, columns=names + [f"{name}_truth" for name in never])
-    except (OSError, ValueError) as error:
-        raise BadInputFile(f"{columns_path}: cannot read the Z+jets columns: {error}") from error
-    get = lambda name: ak.to_numpy(columns[name])  # noqa: E731
+    columns = read_columns(columns_path, names, optional=[f"{name}_truth" for name in NEVER_UNFOLDED])
+    never = [name for name in NEVER_UNFOLDED if f"{name}_truth" in columns.fields]
+    get = lambda name: ak.to_numpy(columns[name])
     reco = np.stack([get(f"{o}_reco{suffix}") for o in observables], axis=1).astype(np.float64)
     truth = np.stack([get(f"{o}_truth") for o in observables], axis=1).astype(np.float64)
     if max_particles:
@@ -147,7 +138,7 @@ def _observable_results(settings, column, sim, data, weights, seed, alternative=
     and the size of each uncertainty source (the sum over bins of its absolute shift)."""
     observable = settings["observables"][column]
     edges, selected, bootstrap = observable_edges(observable, settings["bins"]), data.pass_reco, [name for name in weights if name.startswith("bootstrap_")]
-    at_truth = lambda events, w: normalized_histogram(events.truth[events.pass_truth, column], edges, w[events.pass_truth])  # noqa: E731
+    at_truth = lambda events, w: normalized_histogram(events.truth[events.pass_truth, column], edges, w[events.pass_truth])
     truth, prior = at_truth(data, data.weight), at_truth(sim, sim.weight)
     unfolded = {name: at_truth(sim, sim.weight * w) for name, w in weights.items()}
     response = response_matrix(sim.reco[:, column], sim.truth[:, column], sim.pass_reco, sim.pass_truth, edges, sim.weight)
@@ -184,7 +175,7 @@ def run_unfolding(settings, simulation_path, data_path, seed, out_dir, plot_dir,
     network = settings.get("constituents")  # None: OmniFold on the observables
     options = omnifold_options(settings, seed)
     max_particles = network["max_particles"] if network else 0
-    load = lambda path, variation="nominal": load_events(path, observables, variation, max_particles, settings["log_observables"])  # noqa: E731
+    load = lambda path, variation="nominal": load_events(path, observables, variation, max_particles, settings["log_observables"])
     sim, data = load(simulation_path), load(data_path)
     started = time.perf_counter()
     nominal, weights = _all_weights(settings, sim, data, options, seed, lambda variation: load(simulation_path, variation))

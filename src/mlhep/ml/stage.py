@@ -1,4 +1,5 @@
-"""Train a jet tagger on processed samples and measure it: AUC, R50, 1/JSD, training time."""
+"""The tagger stage: train a jet tagger on processed samples and measure it (AUC, R50, 1/JSD,
+training time); the summary of all taggers with its plots."""
 
 import json
 import shutil
@@ -8,37 +9,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from mlhep.columns import JET_FEATURES, split
 from mlhep.io import atomic_path, defined, write_json
-from mlhep.ml.data import JET_FEATURES, jet_table, split
+from mlhep.ml.data import jet_table
 from mlhep.ml.metrics import JSD_MASS_BINS, inverse_jsd, rejection, roc_auc, roc_curve, score_threshold
-from mlhep.ml.models import BDTClassifier, MLPClassifier, PFNClassifier
+from mlhep.ml.models import make_model
 
-__all__ = ["MODELS", "evaluate_tagger", "make_model", "summarize_taggers", "tagger_data", "train_tagger"]
-
-# tagger kind (a key of taggers.models in config) -> estimator class and fixed arguments
-MODELS = {
-    "bdt": (BDTClassifier, {}),
-    "mlp": (MLPClassifier, {}),
-    "pfn": (PFNClassifier, {}),
-    "efn": (PFNClassifier, {"energy_flow": True}),
-    "disco": (MLPClassifier, {}),
-    "adversarial": (MLPClassifier, {}),
-    "mode": (MLPClassifier, {}),
-}
-
-
-def make_model(kind, hyper, seed):
-    """The estimator of tagger ``kind`` with hyper-parameters from config, seeded by ``seed``
-    unless the hyper-parameters give their own seed."""
-    cls, fixed = MODELS[kind]
-    hyper = {**fixed, **hyper}
-    if cls is BDTClassifier:
-        hyper.setdefault("seed", seed)
-    else:
-        # the adversarial loss moves with the adversary: no early stopping on it unless asked
-        defaults = {"seed": seed, "early_stopping": kind != "adversarial"}
-        hyper["train"] = {**defaults, **hyper.get("train", {})}
-    return cls(**hyper)
+__all__ = ["evaluate_tagger", "summarize_taggers", "tagger_data", "train_tagger"]
 
 
 def tagger_data(signal_columns, background_columns, seed, max_particles=0):
