@@ -352,6 +352,24 @@ def test_columns_written_by_pandas_read_as_plain_arrays_and_nulls_are_named(tmp_
         read_columns(bad, ["mjj", "event"])
 
 
+def test_a_null_constituent_list_reads_as_no_constituents(tmp_path):
+    """Fault: the Z+jets processor writes the constituents of a level without a jet as a null
+    list (an event with a reco jet and no truth jet). Expected: read as an empty list, so the
+    padded constituents of that event are zeros and every other event keeps its own (before,
+    the optional lists were padded out of line and 960 of 961 rows came out NaN)."""
+    from mlhep.columns import padded_constituents, read_columns
+
+    path = tmp_path / "zjets.parquet"
+    pt = ak.values_astype(ak.Array([[30.0, 10.0], None, [5.0]]), np.float32)
+    angle = ak.values_astype(ak.Array([[0.1, -0.2], None, [0.3]]), np.float32)
+    ak.to_parquet(ak.zip({"event": np.arange(1, 4, dtype=np.uint64), "const_pt_truth": pt, "const_deta_truth": angle, "const_dphi_truth": angle}, depth_limit=1), path)
+    columns = read_columns(path)
+    assert columns["const_pt_truth"].tolist()[1] == [] and not columns["const_pt_truth"].layout.is_option
+    padded = padded_constituents(columns, "truth", 3, path)
+    np.testing.assert_allclose(padded[:, :, 0], [[0.75, 0.25, 0.0], [0.0, 0.0, 0.0], [1.0, 0.0, 0.0]])
+    np.testing.assert_allclose(padded[0, :2, 1], [0.1, -0.2], rtol=1e-6)
+
+
 def test_every_stage_reads_processed_columns_through_one_reader():
     """One reader, one set of errors: no stage module parses a columns parquet itself."""
     readers = re.compile(r"ak\.from_parquet|pd\.read_parquet|pq\.read_(table|schema)")

@@ -84,7 +84,8 @@ def _without_nulls(columns, path):
     """``columns`` with nullable fields made plain: other writers (pandas for one) mark every
     field nullable, and numpy would get masked arrays, whose masks quantiles and histograms
     ignore. A null float is NaN (pandas writes NaN as null; the stages' NaN checks then name
-    the events); a null in any other column is a BadInputFile naming it."""
+    the events); a null list is empty (the Z+jets processor writes the constituents of a level
+    with no jet as null); a null in any other column is a BadInputFile naming it."""
     if not any(columns[name].layout.is_option for name in columns.fields):
         return columns
     fields = {}
@@ -93,8 +94,10 @@ def _without_nulls(columns, path):
         if column.layout.is_option:
             nulls = int(ak.sum(ak.is_none(column, axis=0)))
             floating = column.layout.content.is_numpy and column.layout.content.dtype.kind == "f"
-            if nulls and not floating:
+            listed = column.layout.content.is_list
+            if nulls and not (floating or listed):
                 raise BadInputFile(f"{path}: column {name!r} has {nulls} missing value{'s' * (nulls > 1)}")
-            column = ak.fill_none(column, np.nan, axis=0) if floating else ak.drop_none(column, axis=0)
+            filler = np.nan if floating else [] if listed else None
+            column = ak.drop_none(column, axis=0) if filler is None else ak.fill_none(column, filler, axis=0)
         fields[name] = column
     return ak.zip(fields, depth_limit=1)

@@ -11,8 +11,9 @@ class InvalidConfig(MlhepError):
     """A configuration value is missing, of the wrong type or inconsistent."""
 
 
-class InvalidInput(MlhepError):
-    """Arrays passed to a method have the wrong shape, NaN or infinite values, or bad weights."""
+class InvalidInput(MlhepError, ValueError):
+    """Arrays passed to a method have the wrong shape, NaN or infinite values, or bad weights
+    (also a ValueError, as numpy's own errors of bad arrays are)."""
 
 
 class BadInputFile(MlhepError):

@@ -70,18 +70,21 @@ def write_model_json(folder, kind, hyper, **state):
     write_json({"kind": kind, "hyper": hyper, **state}, Path(folder) / MODEL_JSON)
 
 
-def read_model_json(folder, kind=None):
+def read_model_json(folder, kind=None, weights=None):
     """The model.json of a saved model as a dict; BadInputFile naming it when it is missing,
-    unreadable, or (with ``kind``) of another kind."""
+    unreadable, (with ``kind``) of another kind, or (with ``weights``) without that weights file
+    beside it."""
     path = Path(folder) / MODEL_JSON
     try:
         saved = json.loads(path.read_text())
     except (OSError, ValueError) as err:
         raise BadInputFile(f"{path}: not a saved model ({type(err).__name__}: {err})") from err
-    if not isinstance(saved, dict) or "kind" not in saved or "hyper" not in saved:
-        raise BadInputFile(f"{path}: not a saved model (no 'kind' and 'hyper')")
+    if not isinstance(saved, dict) or not isinstance(saved.get("kind"), str) or not isinstance(saved.get("hyper"), dict):
+        raise BadInputFile(f"{path}: not a saved model of this mlhep (no 'kind' and 'hyper'; saved by an older version? retrain it)")
     if kind is not None and saved["kind"] != kind:
         raise BadInputFile(f"{path}: a saved {saved['kind']!r} model, expected {kind!r}")
+    if weights is not None and not (Path(folder) / weights).is_file():
+        raise BadInputFile(f"{Path(folder) / weights}: missing, the weights of the saved {saved['kind']!r} model")
     return saved
 
 

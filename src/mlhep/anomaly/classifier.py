@@ -61,7 +61,6 @@ def best_epochs_scores(train, validation, evaluate, hidden=(64, 64, 64), config=
     return [np.mean([kept[2][i] for kept in best], axis=0) for i in range(len(inputs))]
 
 
-
 def _checked(X, y, name):
     X = check_features(X, f"{name} features")
     return X, check_labels(y, len(X), name)

@@ -134,7 +134,7 @@ class ConditionalFlow:
     @classmethod
     def load(cls, folder):
         folder = Path(folder)
-        saved = read_model_json(folder, "flow")
+        saved = read_model_json(folder, "flow", weights="model.pt")
         flow = cls(**saved["hyper"])
         flow.scaler = LogitScaler.from_dict(saved["scaler"])
         flow.condition_mean, flow.condition_std = saved["condition"]

@@ -111,7 +111,7 @@ class TorchClassifier:
     @classmethod
     def load(cls, folder):
         folder = Path(folder)
-        saved = read_model_json(folder, cls.kind)
+        saved = read_model_json(folder, cls.kind, weights="model.pt")
         model = cls(**saved["hyper"])
         model.preprocessing = saved["preprocessing"]
         model.module = nn.ModuleList([model.network() for _ in range(model.ensemble)])
@@ -228,7 +228,7 @@ class BDTClassifier:
 
     @classmethod
     def load(cls, folder):
-        model = cls(**read_model_json(folder, cls.kind)["hyper"])
+        model = cls(**read_model_json(folder, cls.kind, weights="booster.json")["hyper"])
         model.booster = xgboost.Booster(model_file=str(Path(folder) / "booster.json"))
         return model
 

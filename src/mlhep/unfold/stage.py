@@ -43,17 +43,31 @@ class ZJetsEvents:
     never: dict = field(default_factory=dict)
 
 
+def _column_names(observables, variations, max_particles):
+    suffixes = ["" if variation == "nominal" else f"_{variation}" for variation in variations]
+    names = [f"{o}_reco{suffix}" for suffix in suffixes for o in observables] + [f"{o}_truth" for o in observables] + [f"pass_reco{suffix}" for suffix in suffixes] + ["pass_truth", "weight", "event"]
+    if max_particles:
+        names += [f"const_{quantity}_{level}" for level in ("reco", "truth") for quantity in ("pt", "deta", "dphi")]
+    return names
+
+
+def read_events(columns_path, observables, variations=("nominal",), max_particles=0, log_observables=()):
+    """{variation: ZJetsEvents} of one Z+jets sample, its file read once (see load_events)."""
+    columns = read_columns(columns_path, _column_names(observables, variations, max_particles), optional=[f"{name}_truth" for name in NEVER_UNFOLDED])
+    return {variation: _events(columns, columns_path, observables, variation, max_particles, log_observables) for variation in variations}
+
+
 def load_events(columns_path, observables, variation="nominal", max_particles=0, log_observables=()):
     """The Z+jets columns of ``columns_path`` with the reco observables of ``variation``
     (nominal, jes_up, jes_down, jer). The network inputs are the observables, those in
     ``log_observables`` as log(x + LOG_OFFSET), or with ``max_particles`` the hardest
     constituents of the leading jet (momentum fraction, delta eta, delta phi; a jet energy scale
     leaves them as they are)."""
+    return read_events(columns_path, observables, (variation,), max_particles, log_observables)[variation]
+
+
+def _events(columns, columns_path, observables, variation, max_particles, log_observables):
     suffix = "" if variation == "nominal" else f"_{variation}"
-    names = [f"{o}_reco{suffix}" for o in observables] + [f"{o}_truth" for o in observables] + [f"pass_reco{suffix}", "pass_truth", "weight", "event"]
-    if max_particles:
-        names += [f"const_{quantity}_{level}" for level in ("reco", "truth") for quantity in ("pt", "deta", "dphi")]
-    columns = read_columns(columns_path, names, optional=[f"{name}_truth" for name in NEVER_UNFOLDED])
     never = [name for name in NEVER_UNFOLDED if f"{name}_truth" in columns.fields]
     get = lambda name: ak.to_numpy(columns[name])
     reco = np.stack([get(f"{o}_reco{suffix}") for o in observables], axis=1).astype(np.float64)
@@ -171,18 +185,17 @@ def run_unfolding(settings, simulation_path, data_path, seed, out_dir, plot_dir,
     """
     from mlhep.unfold.plots import plot_unfolded
 
-    observables = settings["observables"]
-    network = settings.get("constituents")  # None: OmniFold on the observables
+    observables, network = settings["observables"], settings.get("constituents")  # network None: OmniFold on the observables
     options = omnifold_options(settings, seed)
-    max_particles = network["max_particles"] if network else 0
-    load = lambda path, variation="nominal": load_events(path, observables, variation, max_particles, settings["log_observables"])
-    sim, data = load(simulation_path), load(data_path)
+    load = lambda path, variations=("nominal",): read_events(path, observables, variations, network["max_particles"] if network else 0, settings["log_observables"])
+    simulation, data = load(simulation_path, ("nominal", *settings["systematics"])), load(data_path)["nominal"]
+    sim = simulation["nominal"]
     started = time.perf_counter()
-    nominal, weights = _all_weights(settings, sim, data, options, seed, lambda variation: load(simulation_path, variation))
+    nominal, weights = _all_weights(settings, sim, data, options, seed, simulation.get)
     _weights_table(sim, weights, f"{out_dir}/weights.parquet")
     alternative = model_weights = None
     if alternative_path is not None:
-        alternative = load(alternative_path)
+        alternative = load(alternative_path)["nominal"]
         model_weights = unfold_events(alternative, data, options, seed=seed).weights
         _weights_table(alternative, {"model": model_weights}, f"{out_dir}/model_weights.parquet")
     omnifold_s = time.perf_counter() - started
