@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import awkward as ak
@@ -17,11 +18,11 @@ import torch
 
 from mlhep.columns import JET_FEATURES, jet_column, split
 from mlhep.config import tagger_models
-from mlhep.errors import InvalidInput
+from mlhep.errors import BadInputFile, InvalidInput
 from mlhep.ml.data import jet_table
 from mlhep.ml.decorrelation import distance_correlation
 from mlhep.ml.metrics import inverse_jsd, rejection, roc_auc
-from mlhep.ml.models import MLP, BDTClassifier, MLPClassifier, PFNClassifier
+from mlhep.ml.models import MLP, BDTClassifier, MLPClassifier, PFNClassifier, load_model
 from mlhep.ml.networks import ParticleFlowNetwork
 from mlhep.ml.stage import evaluate_tagger, tagger_data
 from mlhep.ml.training import TrainConfig, TrainingDiverged, fit
@@ -120,6 +121,33 @@ def test_taggers_beat_random_and_reload_identically(jets, model, min_auc, min_r5
     assert metrics["auc"] > min_auc and r50 > min_r50, metrics
     model.save(tmp_path)
     np.testing.assert_array_equal(type(model).load(tmp_path).predict(test), score)
+    loaded = load_model(tmp_path)  # the kind comes from model.json
+    assert type(loaded) is type(model) and asdict(loaded).keys() == asdict(model).keys()
+    np.testing.assert_array_equal(loaded.predict(test), score)
+
+
+def test_saved_models_follow_one_convention_and_bad_folders_are_named(jets, tmp_path):
+    """model.json holds the kind and every hyper-parameter (the BDT's were dropped before); an
+    older layout, a missing weights file or another kind of model is a BadInputFile naming it."""
+    model = BDTClassifier(n_estimators=5, max_depth=2, seed=3).fit(jets["train"], jets["val"])
+    model.save(tmp_path / "bdt")
+    saved = json.loads((tmp_path / "bdt" / "model.json").read_text())
+    assert saved == {"kind": "bdt", "hyper": {"n_estimators": 5, "max_depth": 2, "learning_rate": 0.1, "early_stopping_rounds": 20, "seed": 3}}
+    assert asdict(load_model(tmp_path / "bdt")) == asdict(model)
+    old = tmp_path / "old"
+    old.mkdir()
+    (old / "model.json").write_bytes((tmp_path / "bdt" / "booster.json").read_bytes())  # the earlier layout: xgboost's JSON itself
+    with pytest.raises(BadInputFile, match=re.escape(f"{old / 'model.json'}: not a saved model of this mlhep") + ".*retrain it"):
+        load_model(old)
+    (tmp_path / "bdt" / "booster.json").unlink()
+    with pytest.raises(BadInputFile, match=re.escape(f"{tmp_path / 'bdt' / 'booster.json'}: missing")):
+        load_model(tmp_path / "bdt")
+    (tmp_path / "flow").mkdir()
+    (tmp_path / "flow" / "model.json").write_text('{"kind": "flow", "hyper": {}}')
+    with pytest.raises(BadInputFile, match="a saved 'flow' model, not a tagger"):
+        load_model(tmp_path / "flow")
+    with pytest.raises(BadInputFile, match="a saved 'flow' model, expected 'mlp'"):
+        MLPClassifier.load(tmp_path / "flow")
 
 
 def test_energy_flow_network_is_infrared_and_collinear_safe():
