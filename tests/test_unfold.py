@@ -4,7 +4,7 @@ import awkward as ak
 import numpy as np
 import pytest
 
-from mlhep.errors import BadInputFile, EmptySelection, InvalidConfig, MlhepError
+from mlhep.errors import BadInputFile, EmptySelection, InvalidConfig, InvalidInput, MlhepError
 from mlhep.ml.training import TrainConfig
 from mlhep.unfold import (
     bootstrap_weights,
@@ -205,28 +205,28 @@ def test_log_observables_change_the_network_inputs_only(tmp_path):
 def test_bad_inputs_raise_clear_errors():
     rng = np.random.default_rng(9)
     x = rng.normal(0, 1, (100, 2))
-    with pytest.raises(InvalidConfig, match="sim_truth has 99 rows"):
+    with pytest.raises(InvalidInput, match="sim_truth has 99 rows"):
         omnifold(x, x[:99], x, **OPTIONS)
-    with pytest.raises(InvalidConfig, match=r"data_reco has features of shape \(1,\), sim_reco \(2,\)"):
+    with pytest.raises(InvalidInput, match=r"data_reco has features of shape \(1,\), sim_reco \(2,\)"):
         omnifold(x, x, x[:, :1], **OPTIONS)
-    with pytest.raises(InvalidConfig, match=r"sim_reco must be \(events, particles, features\), got shape \(100, 2\)"):
+    with pytest.raises(InvalidInput, match=r"sim_reco must be \(events, particles, features\), got shape \(100, 2\)"):
         omnifold(x, x, x, constituents={"max_particles": 5}, **OPTIONS)
-    with pytest.raises(InvalidConfig, match="non-finite features in 100 of 100 selected rows"):
+    with pytest.raises(InvalidInput, match="non-finite features in 100 of 100 selected rows"):
         omnifold(np.full((100, 2), np.nan), x, x, **OPTIONS)
-    with pytest.raises(InvalidConfig, match="data_reco has non-finite"):
+    with pytest.raises(InvalidInput, match="data_reco has non-finite"):
         omnifold(x, x, np.full((10, 2), np.nan), **OPTIONS)
     with pytest.raises(EmptySelection, match="passes pass_reco"):
         omnifold(x, x, x, pass_reco=np.zeros(100, bool), **OPTIONS)
-    with pytest.raises(InvalidConfig, match="pass_truth must be a boolean"):
+    with pytest.raises(InvalidInput, match="pass_truth must be a boolean"):
         omnifold(x, x, x, pass_truth=np.ones(100), **OPTIONS)
-    with pytest.raises(InvalidConfig, match="different shapes"):
+    with pytest.raises(InvalidInput, match="different shapes"):
         triangular_discriminator([1, 2], [1, 2, 3])
     with pytest.raises(MlhepError, match="empty histogram"):
         triangular_discriminator([0, 0], [1, 2])
-    with pytest.raises(InvalidConfig, match="expected \\(100,\\) like sim_reco"):
+    with pytest.raises(InvalidInput, match="expected \\(100,\\) like sim_reco"):
         response_matrix(x[:, 0], x[:50, 0], np.ones(100, bool), np.ones(100, bool), BINS)
     response = response_matrix(x[:, 0], x[:, 1], np.ones(100, bool), np.ones(100, bool), BINS)
-    with pytest.raises(InvalidConfig, match="24 reco bins"):
+    with pytest.raises(InvalidInput, match="24 reco bins"):
         ibu(np.ones(5), response)
 
 
@@ -262,9 +262,9 @@ def test_two_sample_auc_finds_a_known_shift_and_respects_weights():
     assert 0.60 < two_sample_auc(shifted, reference, seed=1) < norm.cdf(0.5 / np.sqrt(2)) + 0.02
     assert two_sample_auc(wide, reference, to_reference, seed=1) == pytest.approx(0.5, abs=0.03)
     assert two_sample_auc(wide, reference, seed=1) > 0.6  # without the weights: wider
-    with pytest.raises(InvalidConfig, match="NaN"):
+    with pytest.raises(InvalidInput, match="NaN"):
         two_sample_auc(np.full((100, 2), np.nan), reference)
-    with pytest.raises(InvalidConfig, match=r"shapes \(3000, 2\) and \(3000, 1\)"):
+    with pytest.raises(InvalidInput, match=r"shapes \(3000, 2\) and \(3000, 1\)"):
         two_sample_auc(reference, reference[:, :1])
 
 
