@@ -2,8 +2,8 @@
 their jet columns, and the train / validation / test split of their events.
 
 A missing, corrupted or incomplete file is a BadInputFile naming it, a sample with no rows an
-EmptySelection. The process stage writes these files (mlhep.process.run); every later stage
-reads them through ``read_columns``.
+EmptySelection. The process stage writes these files through ``write_columns``; every later
+stage reads them through ``read_columns``.
 """
 
 import awkward as ak

@@ -14,7 +14,7 @@ from mlhep.ml.ratio import DensityRatio
 from mlhep.ml.training import TrainConfig
 from mlhep.nsbi.likelihood import Fit, NSBILikelihood, Process, ProfileScan, interval, profile_interval
 from mlhep.nsbi.toy import GaussianOnExponential
-from mlhep.process.systematics import varied_jets
+from mlhep.process.systematics import vary_columns
 from mlhep.stats.fit import model_and_data
 from mlhep.stats.workspace import SampleInput, build_workspace
 
@@ -30,7 +30,7 @@ FEATURE_NAMES = ["mjj", *(f"{feature}_j{jet}" for jet in (1, 2) for feature in J
 
 def dijet_features(columns, variation, systematics, seed):
     """(events, 15) features: mjj and the seven jet features of each jet, after ``variation``."""
-    jets, mjj = varied_jets(columns, variation, systematics["jes_uncertainty"], systematics["jer_extra"], seed)
+    jets, mjj = vary_columns(columns, variation, systematics["jes_uncertainty"], systematics["jer_extra"], seed)
     return np.column_stack([mjj, *(jet[f] for jet in jets for f in JET_FEATURES)])
 
 

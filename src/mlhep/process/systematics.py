@@ -7,10 +7,10 @@ from mlhep import seeds
 from mlhep.columns import JET_FEATURES, jet_column
 from mlhep.process.common import pair_mass
 
-__all__ = ["VARIATIONS", "scale_factors", "varied_jets", "vary_jets"]
+__all__ = ["VARIATIONS", "scale_factors", "vary_columns", "vary_jets"]
 
 VARIATIONS = ("nominal", "jes_up", "jes_down", "jer")
-_SCALED = ("mass", "msd", "pt")  # what the jet energy scale and resolution act on
+_SCALED = ("mass", "msd", "pt")  # the feature-table names of what vary_jets scales (mass, msoftdrop, pt)
 
 
 def scale_factors(counts, event, variation, jes_uncertainty, jer_extra, seed):
@@ -49,9 +49,9 @@ def vary_jets(jets, event, variation, jes_uncertainty, jer_extra, seed):
     return jets
 
 
-def varied_jets(columns, variation, jes_uncertainty, jer_extra, seed):
-    """The two fat jets of processed dijet ``columns`` after one variation: their features (two
-    dicts of JET_FEATURES, j1 and j2) and the dijet mass."""
+def vary_columns(columns, variation, jes_uncertainty, jer_extra, seed):
+    """The two fat jets of processed dijet ``columns`` (vary_jets after the processing, with the
+    same factors): their features (two dicts of JET_FEATURES, j1 and j2) and the dijet mass."""
     n = len(columns)
     factors = scale_factors(np.full(n, 2), ak.to_numpy(columns.event), variation, jes_uncertainty, jer_extra, seed).reshape(n, 2)
     jets, kinematics = [], []

@@ -10,7 +10,7 @@ from mlhep.columns import JET_FEATURES, padded_constituents, read_columns, split
 from mlhep.errors import EmptySelection
 from mlhep.io import write_json
 from mlhep.ml.models import load_model
-from mlhep.process.systematics import VARIATIONS, varied_jets
+from mlhep.process.systematics import VARIATIONS, vary_columns
 from mlhep.stats.fit import fit_workspace, limit_vs_mass, ranking
 from mlhep.stats.plots import plot_brazil, plot_pulls, plot_ranking, plot_stack
 from mlhep.stats.templates import dijet_fit_template, mc_template
@@ -53,7 +53,7 @@ def scored_events(columns_path, tagger, settings):
     constituents = [padded_constituents(columns, f"j{jet}", tagger.max_particles, columns_path) for jet in (1, 2)] if tagger.needs_constituents else [None, None]
     scored = {}
     for variation in VARIATIONS:
-        jets, mjj = varied_jets(columns, variation, settings.jes_uncertainty, settings.jer_extra, settings.seed)
+        jets, mjj = vary_columns(columns, variation, settings.jes_uncertainty, settings.jer_extra, settings.seed)
         scores = []
         for values, particles in zip(jets, constituents):
             data = {"X": np.stack([values[f] for f in JET_FEATURES], axis=1)}
