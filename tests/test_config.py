@@ -140,7 +140,12 @@ def test_unfolding_and_mass_points_must_name_samples_of_the_right_channel(config
     config["unfolding"]["observables"], config["unfolding"]["log_observables"] = ["mass", "zg"], ["width"]
     with pytest.raises(InvalidConfig, match=r"unfolding.log_observables: \['width'\] not among the unfolded observables"):
         check_config(config)
-    config["unfolding"]["observables"] = ["mass", "width"]
+    config["unfolding"]["observables"], config["unfolding"]["log_observables"] = ["mass", "width"], ["width", "jet_pt"]
+    config["unfolding"]["extra_inputs"] = []
+    with pytest.raises(InvalidConfig, match=r"unfolding.log_observables: \['jet_pt'\] not among the unfolded observables or extra_inputs"):
+        check_config(config)
+    config["unfolding"]["extra_inputs"] = ["jet_pt"]
+    check_config(config)
     config["fits"]["tagged_search"]["mass_points"]["wprime_5000"] = 5000
     with pytest.raises(InvalidConfig, match="fits.tagged_search.mass_points: unknown sample 'wprime_5000'"):
         check_config(config)

@@ -202,6 +202,23 @@ def test_log_observables_change_the_network_inputs_only(tmp_path):
         load_events(path, ["width", "zg"])
 
 
+def test_extra_inputs_reach_the_networks_not_the_observables(tmp_path):
+    """The jet pT joins the network inputs after the observables (as a logarithm when named in
+    log_observables); the observables stay as they are, and an event whose jet pT is NaN at a
+    level fails that level."""
+    columns = {"mass_reco": [10.0, 20.0], "mass_truth": [11.0, 19.0], "jet_pt_reco": [150.0, np.nan], "jet_pt_truth": [160.0, 210.0]}
+    columns.update(pass_reco=[True, True], pass_truth=[True, True], weight=[1.0, 1.0], event=[1, 2])
+    path = tmp_path / "columns.parquet"
+    ak.to_parquet(ak.Array({name: np.asarray(values) for name, values in columns.items()}), path)
+    events = load_events(path, ["mass"], log_observables=["jet_pt"], extra_inputs=["jet_pt"])
+    assert events.reco.shape == (2, 1) and events.truth_inputs.shape == (2, 2)
+    np.testing.assert_allclose(events.truth_inputs[:, 1], np.log(np.array([160.0, 210.0]) + 1e-3))
+    np.testing.assert_array_equal(events.truth_inputs[:, 0], [11.0, 19.0])
+    assert list(events.pass_reco) == [True, False] and list(events.pass_truth) == [True, True]
+    with pytest.raises(BadInputFile, match=r"missing columns \['jet_eta_reco', 'jet_eta_truth'\]"):
+        load_events(path, ["mass"], extra_inputs=["jet_eta"])
+
+
 def test_bad_inputs_raise_clear_errors():
     rng = np.random.default_rng(9)
     x = rng.normal(0, 1, (100, 2))

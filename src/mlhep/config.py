@@ -22,6 +22,9 @@ __all__ = [
     "tagger_models",
 ]
 
+# jet quantities the OmniFold networks may see beside the unfolded observables (schema's extra_inputs)
+UNFOLDING_EXTRA_INPUTS = {"jet_pt", "jet_eta"}
+
 # tagger kinds trained once per lambda of their config list, as "{kind}_lambda_{lambda}"
 DECORRELATED = ("disco", "adversarial", "mode")
 
@@ -165,9 +168,11 @@ def check_config(config):
         if unfolding.get("alternative_simulation") in (unfolding["simulation"], unfolding["data"]):
             raise InvalidConfig(f"unfolding.alternative_simulation: '{unfolding['alternative_simulation']}' is the simulation or the data; name a third sample")
         logged = set(unfolding.get("log_observables", ()))
-        unknown = sorted(logged - set(unfolding.get("observables", logged)))  # the default unfolds all
+        extra = set(unfolding.get("extra_inputs", ()))
+        inputs = set(unfolding.get("observables", logged - UNFOLDING_EXTRA_INPUTS)) | extra  # the default unfolds every observable
+        unknown = sorted(logged - inputs)
         if unknown:
-            raise InvalidConfig(f"unfolding.log_observables: {unknown} not among the unfolded observables")
+            raise InvalidConfig(f"unfolding.log_observables: {unknown} not among the unfolded observables or extra_inputs")
     return config
 
 

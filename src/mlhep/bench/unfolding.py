@@ -176,13 +176,16 @@ def _variation(name, held_out, sim, load, settings, seeds, seed, tf_python):
     return entry
 
 
-def _group_summary(chosen):
-    """Medians over the variations (and seeds) of one group, and the worst cases."""
+def _group_summary(chosen, inputs):
+    """Medians over the variations (and seeds) of one group, and the worst cases; ``inputs``: the
+    jet quantities the networks saw (not histogrammed, so not "never unfolded" either: their
+    figures are kept apart as input_jet_*)."""
     import numpy as np
 
     runs = [run for entry in chosen for run in entry["runs"]]
     excess = lambda auc: auc["omnifold"] - auc["floor"]
-    never = [(name, entry["unfolded_never"][name]) for entry in chosen for name in entry["unfolded_never"]]
+    seen = [(name, entry["unfolded_never"][name]) for entry in chosen for name in entry["unfolded_never"] if name in inputs]
+    never = [(name, entry["unfolded_never"][name]) for entry in chosen for name in entry["unfolded_never"] if name not in inputs]
     over_prior = lambda pairs: [figures["omnifold"] / figures["prior"] for _, figures in pairs]
     sizes = sorted({size for run in runs for size in run["ensemble_curve"]})
     return {
@@ -195,6 +198,8 @@ def _group_summary(chosen):
         "auc_excess_over_prior_median": float(np.median([excess(run["auc_joint"]) / (run["auc_joint"]["prior"] - run["auc_joint"]["floor"]) for run in runs])),
         "never_jet_over_prior_median": float(np.median(over_prior([p for p in never if ":" not in p[0]]) or [np.nan])),
         "never_jet_over_prior_max": float(max(over_prior([p for p in never if ":" not in p[0]]) or [np.nan])),
+        "input_jet_over_prior_max": float(max(over_prior(seen) or [np.nan])),
+        "input_jet_over_floor_max": float(max([figures["omnifold"] / figures["floor"] for _, figures in seen] or [np.nan])),
         "pairs_over_prior_median": float(np.median(over_prior([p for p in never if ":" in p[0]]))),
         "pairs_over_prior_max": float(max(over_prior([p for p in never if ":" in p[0]]))),
         "pairs_below_ibu_fraction": float(np.mean([figures["omnifold"] < figures["ibu"] for name, figures in never if ":" in name])),
@@ -202,14 +207,14 @@ def _group_summary(chosen):
     }
 
 
-def _summary(variations):
+def _summary(variations, inputs=()):
     """The issue's summary (held_out_wins_median, held_out_auc_excess_median), the same for the
     tuning variations, and whether each target is met on the held-out ones."""
     out = {}
     for group, held_out in (("held_out", True), ("tuning", False)):
         chosen = [entry for entry in variations.values() if entry["held_out"] == held_out]
         if chosen:
-            out.update({f"{group}_{key}": value for key, value in _group_summary(chosen).items()})
+            out.update({f"{group}_{key}": value for key, value in _group_summary(chosen, inputs).items()})
     if "held_out_wins_median" in out:
         out["targets"] = {
             "wins": {"target": f">= {TARGETS['wins']}", "met": out["held_out_wins_median"] >= TARGETS["wins"]},
@@ -240,12 +245,12 @@ def bench_variations(config, seeds, columns="results/columns", which="all", tf_p
     if not seeds:
         raise InvalidConfig("bench unfolding --variations: give at least one seed (--seeds)")
     chosen = [name for name, held in held_out.items() if which == "all" or held == (which == "held_out")]
-    load = lambda name: load_events(f"{columns}/{name}.parquet", settings["observables"], log_observables=settings["log_observables"])
+    load = lambda name: load_events(f"{columns}/{name}.parquet", settings["observables"], log_observables=settings["log_observables"], extra_inputs=settings.get("extra_inputs", ()))
     sim = load(settings["simulation"])
     variations = {name: _variation(name, held_out[name], sim, load, settings, seeds, config["seed"], tf_python) for name in chosen}
-    keys = ("iterations", "hidden", "train", "ensemble", "log_observables", "bins", "ibu_iterations")
+    keys = ("iterations", "hidden", "train", "ensemble", "log_observables", "extra_inputs", "bins", "ibu_iterations")
     return {
         "variations": variations,
-        "summary": _summary(variations),
-        "settings": {key: settings[key] for key in keys} | {"simulation": settings["simulation"], "simulation_events": int(np.sum(sim.pass_reco | sim.pass_truth)), "seeds": list(seeds)},
+        "summary": _summary(variations, settings.get("extra_inputs", ())),
+        "settings": {key: settings.get(key, []) for key in keys} | {"simulation": settings["simulation"], "simulation_events": int(np.sum(sim.pass_reco | sim.pass_truth)), "seeds": list(seeds)},
     }

@@ -29,8 +29,9 @@ LOG_OFFSET = 1e-3  # log(x + LOG_OFFSET) keeps x = 0 (the width of a one-particl
 class ZJetsEvents:
     """Observables of one Z+jets sample: (n, d) reco and truth, selection flags, generator
     weights, and what OmniFold's networks see at each level (``reco_inputs``, ``truth_inputs``):
-    the observables, some as logarithms, or the leading jet's (n, particles, 3) constituents;
-    ``never``: the truth columns of NEVER_UNFOLDED that the file has, to judge the weights on."""
+    the observables and the ``extra_inputs`` (jet kinematics), those named in ``log_observables``
+    as logarithms, or the leading jet's (n, particles, 3) constituents; ``never``: the truth
+    columns of NEVER_UNFOLDED that the file has, to judge the weights on."""
 
     event: np.ndarray
     reco: np.ndarray
@@ -44,6 +45,7 @@ class ZJetsEvents:
 
 
 def _column_names(observables, variations, max_particles):
+    """The columns to read; ``observables`` here are every per-jet quantity, network inputs too."""
     suffixes = ["" if variation == "nominal" else f"_{variation}" for variation in variations]
     names = [f"{o}_reco{suffix}" for suffix in suffixes for o in observables] + [f"{o}_truth" for o in observables] + [f"pass_reco{suffix}" for suffix in suffixes] + ["pass_truth", "weight", "event"]
     if max_particles:
@@ -51,32 +53,35 @@ def _column_names(observables, variations, max_particles):
     return names
 
 
-def read_events(columns_path, observables, variations=("nominal",), max_particles=0, log_observables=()):
+def read_events(columns_path, observables, variations=("nominal",), max_particles=0, log_observables=(), extra_inputs=()):
     """{variation: ZJetsEvents} of one Z+jets sample, its file read once (see load_events)."""
-    columns = read_columns(columns_path, _column_names(observables, variations, max_particles), optional=[f"{name}_truth" for name in NEVER_UNFOLDED])
-    return {variation: _events(columns, columns_path, observables, variation, max_particles, log_observables) for variation in variations}
+    names = _column_names([*observables, *extra_inputs], variations, max_particles)
+    columns = read_columns(columns_path, names, optional=[f"{name}_truth" for name in NEVER_UNFOLDED])
+    return {variation: _events(columns, columns_path, observables, variation, max_particles, log_observables, extra_inputs) for variation in variations}
 
 
-def load_events(columns_path, observables, variation="nominal", max_particles=0, log_observables=()):
+def load_events(columns_path, observables, variation="nominal", max_particles=0, log_observables=(), extra_inputs=()):
     """The Z+jets columns of ``columns_path`` with the reco observables of ``variation``
-    (nominal, jes_up, jes_down, jer). The network inputs are the observables, those in
-    ``log_observables`` as log(x + LOG_OFFSET), or with ``max_particles`` the hardest
-    constituents of the leading jet (momentum fraction, delta eta, delta phi; a jet energy scale
-    leaves them as they are)."""
-    return read_events(columns_path, observables, (variation,), max_particles, log_observables)[variation]
+    (nominal, jes_up, jes_down, jer). The network inputs are the observables followed by
+    ``extra_inputs`` (quantities of the same jet the networks see but no histogram unfolds,
+    such as its pT and eta), those in ``log_observables`` as log(x + LOG_OFFSET), or with
+    ``max_particles`` the hardest constituents of the leading jet (momentum fraction, delta eta,
+    delta phi; a jet energy scale leaves them as they are)."""
+    return read_events(columns_path, observables, (variation,), max_particles, log_observables, extra_inputs)[variation]
 
 
-def _events(columns, columns_path, observables, variation, max_particles, log_observables):
+def _events(columns, columns_path, observables, variation, max_particles, log_observables, extra_inputs):
     suffix = "" if variation == "nominal" else f"_{variation}"
     never = [name for name in NEVER_UNFOLDED if f"{name}_truth" in columns.fields]
     get = lambda name: ak.to_numpy(columns[name])
-    reco = np.stack([get(f"{o}_reco{suffix}") for o in observables], axis=1).astype(np.float64)
-    truth = np.stack([get(f"{o}_truth") for o in observables], axis=1).astype(np.float64)
+    stacked = lambda names, pattern: np.stack([get(pattern.format(o)) for o in names], axis=1).astype(np.float64)
+    reco, truth = stacked(observables, f"{{}}_reco{suffix}"), stacked(observables, "{}_truth")
     if max_particles:
         inputs = [padded_constituents(columns, level, max_particles, columns_path) for level in ("reco", "truth")]
     else:
-        logged = [observables.index(name) for name in log_observables]
-        inputs = [reco.copy(), truth.copy()]
+        names = [*observables, *extra_inputs]
+        logged = [names.index(name) for name in log_observables]
+        inputs = [stacked(names, f"{{}}_reco{suffix}"), stacked(names, "{}_truth")]
         for values in inputs:
             values[:, logged] = np.log(values[:, logged] + LOG_OFFSET)
     events = ZJetsEvents(
@@ -92,8 +97,9 @@ def _events(columns, columns_path, observables, variation, max_particles, log_ob
     )
     # an observable that cannot be computed for a selected jet (ln rho of a zero soft-drop mass)
     # fails that level: OmniFold needs finite features
-    events.pass_reco &= np.all(np.isfinite(events.reco), axis=1)
-    events.pass_truth &= np.all(np.isfinite(events.truth), axis=1)
+    finite = lambda values: np.all(np.isfinite(values.reshape(len(values), -1)), axis=1)
+    events.pass_reco &= finite(events.reco) & finite(events.reco_inputs)
+    events.pass_truth &= finite(events.truth) & finite(events.truth_inputs)
     if not events.pass_reco.any():
         raise EmptySelection(f"{columns_path}: no event passes the reco selection ({variation})")
     return events
@@ -169,8 +175,8 @@ def _observable_results(settings, column, sim, data, weights, seed, alternative=
 
 
 def run_unfolding(settings, simulation_path, data_path, seed, out_dir, plot_dir, alternative_path=None):
-    """Unfold the data sample's reco observables (or, with ``constituents``, its leading jets'
-    constituents) with the simulation; its truth is the answer.
+    """Unfold the data's reco observables (or, with ``constituents``, its leading jets'
+    constituents) with the simulation, its truth the answer; both samples' columns in memory.
 
     Writes to ``out_dir``: weights.parquet (per simulated event: event number, pass_truth and
     the particle-level weights x generator weight: nominal, ensemble_k (the last step with
@@ -187,7 +193,8 @@ def run_unfolding(settings, simulation_path, data_path, seed, out_dir, plot_dir,
 
     observables, network = settings["observables"], settings.get("constituents")  # network None: OmniFold on the observables
     options = omnifold_options(settings, seed)
-    load = lambda path, variations=("nominal",): read_events(path, observables, variations, network["max_particles"] if network else 0, settings["log_observables"])
+    extra, particles = ((), network["max_particles"]) if network else (settings.get("extra_inputs", ()), 0)
+    load = lambda path, variations=("nominal",): read_events(path, observables, variations, particles, settings["log_observables"], extra)
     simulation, data = load(simulation_path, ("nominal", *settings["systematics"])), load(data_path)["nominal"]
     sim = simulation["nominal"]
     started = time.perf_counter()
