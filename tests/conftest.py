@@ -20,6 +20,7 @@ from filelock import FileLock
 from snakemake.utils import update_config
 
 from mlhep.generate import SampleSpec
+from mlhep.generate.nanoaod import read_collections
 from mlhep.generate.stage import generate_shard
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -228,15 +229,7 @@ def workflow_run(mini_run):
 def nanoaod_branches(source):
     """The ``Events`` of ``source`` as {name: array}: flat branches as they are, each collection X
     (branches X_f counted by nX) zipped into one record array (its counter made by the writer)."""
-    arrays = uproot.open(source)["Events"].arrays()
-    names, events = set(arrays.fields), {}
-    for name in arrays.fields:
-        prefix, _, field = name.partition("_")
-        if field and f"n{prefix}" in names:
-            events.setdefault(prefix, {})[field] = arrays[name]
-        elif not (name.startswith("n") and any(other.startswith(f"{name[1:]}_") for other in names)):
-            events[name] = arrays[name]
-    return {name: ak.zip(value) if isinstance(value, dict) else value for name, value in events.items()}
+    return read_collections(source)
 
 
 def write_events(path, events, counters=None):

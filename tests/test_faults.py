@@ -370,6 +370,25 @@ def test_a_null_constituent_list_reads_as_no_constituents(tmp_path):
     np.testing.assert_allclose(padded[0, :2, 1], [0.1, -0.2], rtol=1e-6)
 
 
+def test_chunks_with_other_columns_or_types_are_named_and_nothing_is_written(tmp_path):
+    """Fault: two input files of one sample give chunks with different columns (another NanoAOD
+    version's optional branches) or one column of another type. Expected: a BadInputFile naming
+    both files and the column, and no columns file."""
+    from mlhep.columns import write_columns, write_piece
+
+    pieces = {}
+    for name, table in {"a": {"mjj": [1.0], "event": [1]}, "b": {"mjj": [2.0]}, "c": {"mjj": [3], "event": [3]}}.items():
+        pieces[name] = tmp_path / f"{name}.arrow"
+        write_piece(ak.Array({key: np.asarray(values) for key, values in table.items()}), pieces[name])
+    out = tmp_path / "columns.parquet"
+    with pytest.raises(BadInputFile, match=r"b.root: its columns \(mjj\) differ from those of a.root \(mjj, event\)"):
+        write_columns([("a.root", pieces["a"]), ("b.root", pieces["b"])], out)
+    with pytest.raises(BadInputFile, match=r"c.root: column 'mjj' has type ak:int64, in a.root ak:double"):
+        write_columns([("a.root", pieces["a"]), ("c.root", pieces["c"])], out)
+    assert not out.exists() and not list(tmp_path.glob(".columns*"))
+    assert write_columns([("a.root", pieces["a"]), ("a2.root", pieces["a"])], out) == 2
+
+
 def test_every_stage_reads_processed_columns_through_one_reader():
     """One reader, one set of errors: no stage module parses a columns parquet itself."""
     readers = re.compile(r"ak\.from_parquet|pd\.read_parquet|pq\.read_(table|schema)")

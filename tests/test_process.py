@@ -4,11 +4,13 @@ import json
 
 import awkward as ak
 import numpy as np
+import pyarrow.parquet as pq
 import pytest
 import uproot
 import vector
 
 from conftest import nanoaod_branches, write_events
+from mlhep.columns import read_columns
 from mlhep.errors import EmptySelection, OptionalBranchWarning
 from mlhep.ml.data import jet_table
 from mlhep.process import configured_executor, cutflow_table, make_executor, make_processor, run_processor
@@ -191,6 +193,31 @@ def test_every_channel_gives_the_same_outputs_for_every_chunk_size(generated, cm
         assert out["hists"].keys() == reference["hists"].keys(), chunksize
         for key, histogram in reference["hists"].items():
             assert np.array_equal(out["hists"][key].view(flow=True), histogram.view(flow=True)), (chunksize, key)
+
+
+def test_streamed_columns_equal_a_one_chunk_run(generated, tmp_path):
+    """process_sample writes the columns chunk by chunk as parquet row groups: with chunks of 9
+    events the file has one row group per selecting chunk and the same columns as a run in one
+    chunk; a scratch folder left by a killed job is cleared and none remains."""
+    files = [str(generated["zjets_nominal"])]
+    tables = {}
+    for chunksize in (9, uproot.open(files[0])["Events"].num_entries):
+        folder = tmp_path / str(chunksize)
+        outputs = {"columns": folder / "c.parquet", "hists": folder / "h.root", "cutflow": folder / "c.json"}
+        (folder / ".c.parquet.parts" / "attempt0").mkdir(parents=True)  # left by a killed job
+        (folder / ".c.parquet.parts" / "attempt0" / "stale.parquet").write_bytes(b"not parquet")
+        process_sample("z", files, "zjets", {}, 1, EXECUTOR, chunksize, False, outputs)
+        assert sorted(path.name for path in folder.iterdir()) == ["c.json", "c.parquet", "h.root"]
+        tables[chunksize] = (ak.from_parquet(outputs["columns"]), pq.ParquetFile(outputs["columns"]).metadata.num_row_groups)
+    (small, small_groups), (whole, whole_groups) = tables.values()
+    assert whole_groups == 1 and small_groups > 10
+    assert len(small) == len(whole) > 50 and small.fields == whole.fields
+    assert ak.array_equal(small, whole, equal_nan=True)
+    # a split read row group by row group: the rows of a whole read that it keeps, in order
+    odd = read_columns(tmp_path / "9" / "c.parquet", ["event", "mass_reco"], rows=lambda event: event % 2 == 1)
+    expected = whole[ak.to_numpy(whole.event) % 2 == 1]
+    assert 0 < len(odd) < len(whole) and ak.array_equal(odd.mass_reco, expected.mass_reco, equal_nan=True)
+    assert sorted(odd.fields) == ["event", "mass_reco"] and ak.all(odd.event == expected.event)
 
 
 def test_real_drell_yan_through_the_dijet_channel_is_an_empty_selection(cms_nanoaod, tmp_path):

@@ -12,13 +12,15 @@ import hashlib
 import json
 import math
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import uproot
 
 from mlhep.errors import BadInputFile, MlhepError
 
-__all__ = ["atomic_path", "defined", "file_sha256", "json_sha256", "read_model_json", "write_hists", "write_json", "write_model_json"]
+__all__ = ["atomic_path", "defined", "scratch_folder", "file_sha256", "json_sha256", "read_model_json", "write_hists", "write_json", "write_model_json"]
 
 MODEL_JSON = "model.json"
 
@@ -47,6 +49,30 @@ def atomic_path(path):
         raise MlhepError(f"could not write {path}: {err.strerror or err}") from err
     finally:
         tmp.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def scratch_folder(path=None):
+    """Yield an empty folder for the pieces of ``path`` while it is being built
+    (``.{name}.parts`` beside it, an absolute path that other processes on a shared file system
+    can write to; a temporary folder when ``path`` is None), removed when the block ends with
+    the folders made for it that stayed empty. A folder left by a killed job is emptied first."""
+    if path is None:
+        with tempfile.TemporaryDirectory(prefix="mlhep-parts-") as folder:
+            yield Path(folder)
+        return
+    path = Path(path).absolute()
+    folder = path.with_name(f".{path.name}.parts")
+    made = [parent for parent in path.parents if not parent.exists()]  # nearest first
+    shutil.rmtree(folder, ignore_errors=True)
+    try:
+        folder.mkdir(parents=True)
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+        for parent in made:
+            with contextlib.suppress(OSError):  # not empty: the output was written there
+                parent.rmdir()
 
 
 def write_json(obj, path):

@@ -258,7 +258,8 @@ def _method_results(settings, run, sr, sb, fold, samples, edges, seed, timings):
 def run_bump_hunt(settings, signal_path, background_path, s_over_sqrtb, seed, global_seed, out_json, out_scores, analysis_region=None):
     """One run of every method at one injection and seed; writes ``out_json`` (metrics, SIC
     curves, bump hunts, histograms for the plots, timings) and ``out_scores`` (per-event scores
-    of the data in the window).
+    of the data in the window). Memory: both samples' mjj and features in the window at once
+    (the methods train on all of them), read with only those columns.
 
     The signal is injected by S/sqrt(B) in ``settings["signal_region"]``; ``analysis_region``,
     when given, is the SR of the search instead (a sliding window over the same data)."""

@@ -2,8 +2,10 @@
 
 generate: generation speed per sample against bare Pythia8 (N kept events per sample; --samples
 to pick some).
-process: coffea processing speed against a raw uproot read, on --files or, without them,
-on N freshly generated qcd_dijet events.
+process: coffea processing speed against a raw uproot read and peak memory, on N events (--events,
+for example 1000000): the first of --files or, without it, 5000 freshly generated qcd_dijet
+events, repeated with new event numbers into files of 100000 until there are N; the peak memory
+also at N/10.
 taggers: the mass-decorrelation trade-off of a finished run (results/taggers/summary.json,
 for example after `make run`): the best 1/JSD at R50 >= 0.3x the plain MLP's.
 unfolding: OmniFold against IBU and the prior in a finished run (results/unfolding/metrics.json);
@@ -50,17 +52,15 @@ def _load_config(files, events):
 
 
 def _generated_qcd(config, events, folder=Path("data/bench")):
-    """qcd_dijet events for the processing benchmark, generated once in 4 shards."""
+    """A shard of ``events`` qcd_dijet events for the processing benchmark, generated once."""
     from mlhep.generate import SampleSpec
     from mlhep.generate.stage import generate_shard
 
-    config["samples"]["qcd_dijet"]["events_per_shard"] = events // 4
-    spec = SampleSpec.from_config(config, "qcd_dijet")
-    files = [folder / f"qcd_dijet_{events}_{shard}.root" for shard in range(4)]
-    for shard, path in enumerate(files):
-        if not path.exists():
-            generate_shard(spec, shard, path)
-    return [str(f) for f in files]
+    config["samples"]["qcd_dijet"]["events_per_shard"] = events
+    path = folder / f"qcd_dijet_{events}_0.root"
+    if not path.exists():
+        generate_shard(SampleSpec.from_config(config, "qcd_dijet"), 0, path)
+    return str(path)
 
 
 def main(argv=None):
@@ -142,8 +142,8 @@ def main(argv=None):
     else:
         from mlhep.bench.process import bench_process
 
-        files = args.files or _generated_qcd(config, args.events)
-        result = bench_process(files)
+        source = args.files[0] if args.files else _generated_qcd(config, 5000)
+        result = bench_process(source, args.events, "data/bench/repeated", config["processing"]["chunksize"])
     result["date"] = datetime.date.today().isoformat()
     result["command"] = "python -m mlhep.bench " + " ".join(argv if argv is not None else sys.argv[1:])
     write_json(result, _OUT / f"{args.name}.json")

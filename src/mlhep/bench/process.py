@@ -1,14 +1,33 @@
-"""Processing speed against a raw uproot read of the same branches, and peak memory."""
+"""Processing speed against a raw uproot read of the same branches, and peak memory at two sizes."""
 
 import multiprocessing
+import os
 import resource
+import tempfile
 import time
+from pathlib import Path
 
 import uproot
 
 from mlhep.process import make_executor, make_processor, run_processor
 
-__all__ = ["bench_process"]
+__all__ = ["bench_process", "replicated"]
+
+
+def replicated(source, events, folder, events_per_file=100_000):
+    """At least ``events`` events in files of ``events_per_file`` in ``folder``, each the events
+    of ``source`` repeated with new event numbers (mlhep.generate.nanoaod.repeat_events; the
+    processing cost does not depend on the events being distinct). Returns the file paths."""
+    from mlhep.generate.nanoaod import repeat_events
+
+    per_source = uproot.open(source)["Events"].num_entries
+    copies = max(1, events_per_file // per_source)
+    files = [Path(folder) / f"repeated_{copies * per_source}_{index}.root" for index in range(-(-events // (copies * per_source)))]
+    for path in files:
+        if not path.exists():
+            repeat_events(source, path, copies)
+    return [str(path) for path in files]
+
 
 def _raw_read(files, branches, chunksize):
     start = time.perf_counter()
@@ -19,18 +38,21 @@ def _raw_read(files, branches, chunksize):
 
 
 def _processing(files, chunksize, queue):
-    start = time.perf_counter()
-    out = run_processor("bench", files, make_processor("dijet", {}, seed=1), make_executor("iterative", status=False), chunksize, metrics=True)
-    seconds = time.perf_counter() - start
-    branches = sorted({c.rsplit("-", 1)[0] for c in out["metrics"]["columns"]})
+    """The dijet processor on one core, its columns streamed to a parquet file as the process
+    rule writes them; peak RSS of this (fresh) process."""
+    with tempfile.TemporaryDirectory() as folder:
+        start = time.perf_counter()
+        out = run_processor("bench", files, make_processor("dijet", {}, seed=1), make_executor("iterative", status=False), chunksize, metrics=True, columns_path=f"{folder}/columns.parquet")
+        seconds = time.perf_counter() - start
+        column_bytes = os.path.getsize(f"{folder}/columns.parquet")
     queue.put(
         {
             "events": out["cutflow"]["all"],
             "seconds": seconds,
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-            "selected": len(out["columns"]),
-            "branches": branches,
-            "column_bytes": out["columns"].nbytes,
+            "selected": out["rows"],
+            "branches": sorted({c.rsplit("-", 1)[0] for c in out["metrics"]["columns"]}),
+            "parquet_bytes": column_bytes,
         }
     )
 
@@ -46,25 +68,29 @@ def _in_child(files, chunksize):
     return result
 
 
-def bench_process(files, chunksizes=(2000, 20000)):
-    """Events per second of the dijet processor (IterativeExecutor, one core) against
-    ``uproot.iterate`` of exactly the branches it reads (from coffea's metrics), on the same
-    files; peak RSS per chunk size and the memory of the feature table per event."""
-    runs = {str(c): _in_child(files, c) for c in chunksizes}
-    main = runs[str(chunksizes[-1])]
-    n_raw, raw_seconds = _raw_read(files, main["branches"], chunksizes[-1])
-    rate = main["events"] / main["seconds"]
-    raw_rate = n_raw / raw_seconds
+def bench_process(source, events, folder, chunksize=20000, small_fraction=0.1):
+    """Events per second of the dijet processor (IterativeExecutor, one core, columns streamed to
+    parquet) on at least ``events`` events (``source`` repeated, files in ``folder``) against ``uproot.iterate`` of exactly the branches it reads (from coffea's metrics) on the
+    same files and chunks; its peak RSS there and, in another fresh process, on
+    ``small_fraction`` of the events."""
+    large = replicated(source, events, folder)
+    small = large[: max(1, round(len(large) * small_fraction))]
+    run_small, run = _in_child(small, chunksize), _in_child(large, chunksize)
+    n_raw, raw_seconds = _raw_read(large, run["branches"], chunksize)
+    rate, raw_rate = run["events"] / run["seconds"], n_raw / raw_seconds
     return {
-        "events": main["events"],
-        "files": len(files),
+        "events": run["events"],
+        "files": len(large),
+        "source": str(source),
+        "chunksize": chunksize,
         "events_per_s": rate,
         "raw_read_events_per_s": raw_rate,
         "ratio": rate / raw_rate,
-        "peak_rss_mb": main["peak_rss_mb"],
-        "chunksize": chunksizes[-1],
-        "peak_rss_mb_by_chunksize": {c: r["peak_rss_mb"] for c, r in runs.items()},
-        "selected_events": main["selected"],
-        "feature_table_bytes_per_event": main["column_bytes"] / max(main["selected"], 1),
-        "branches": main["branches"],
+        "peak_rss_mb": run["peak_rss_mb"],
+        "small_events": run_small["events"],
+        "peak_rss_mb_small": run_small["peak_rss_mb"],
+        "rss_ratio": run["peak_rss_mb"] / run_small["peak_rss_mb"],
+        "selected_events": run["selected"],
+        "parquet_bytes_per_selected_event": run["parquet_bytes"] / max(run["selected"], 1),
+        "branches": run["branches"],
     }

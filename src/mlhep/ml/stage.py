@@ -21,7 +21,8 @@ __all__ = ["evaluate_tagger", "summarize_taggers", "tagger_data", "train_tagger"
 def tagger_data(signal_columns, background_columns, seed, max_particles=0):
     """Jets of both samples with features X, labels y, class-balancing weights w, jet mass
     (and with ``max_particles`` their constituents), split into {"train", "val", "test"} by
-    event number."""
+    event number. Memory: every jet of both samples at once (the training, validation and test
+    sets), read with only the tagger's columns."""
     tables = [jet_table(signal_columns, 1, max_particles), jet_table(background_columns, 0, max_particles)]
     parts = {"train": [], "val": [], "test": []}
     for table in tables:

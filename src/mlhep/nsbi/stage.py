@@ -7,7 +7,7 @@ import pyhf
 
 from mlhep import seeds
 from mlhep.checks import require_finite
-from mlhep.columns import JET_FEATURES, read_columns, split
+from mlhep.columns import JET_FEATURES, dijet_columns, read_columns, split
 from mlhep.errors import EmptySelection
 from mlhep.io import write_json
 from mlhep.ml.ratio import DensityRatio
@@ -36,7 +36,7 @@ def dijet_features(columns, variation, systematics, seed):
 
 def _sample(path, settings, systematics, seed):
     """Per variation: (features, weights) of the train+validation and of the test events in the window."""
-    columns = read_columns(path)
+    columns = read_columns(path, dijet_columns())
     train, validation, test = split(ak.to_numpy(columns.event), seed)
     weight = ak.to_numpy(columns.weight).astype(np.float64)
     low, high = settings["window"]
@@ -151,7 +151,8 @@ def _coverage(settings, processes, origin, expected, seed):
 def run_nsbi(settings, signal_path, background_path, systematics, seed, out_dir, plot_dir):
     """Train the ratios, fit mu with NSBI and with binned pyhf fits (mjj, classifier score) on the
     same Asimov-like test events, run the coverage pseudo-experiments and the exact toy; write
-    ``out_dir``/metrics.json and the plots."""
+    ``out_dir``/metrics.json and the plots. Memory: the dijet features of both samples (all
+    splits: training and test sets) at once, read with only those columns."""
     from mlhep.nsbi.plots import plot_calibration, plot_scans, plot_toy_ratio
 
     samples = {"signal": _sample(signal_path, settings, systematics, seed), "background": _sample(background_path, settings, systematics, seed)}

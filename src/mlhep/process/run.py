@@ -1,12 +1,17 @@
 """Run a processor over a sample's files with coffea's Runner and write its outputs."""
 
 import contextlib
+import hashlib
+import itertools
+import shutil
 import warnings
 
 import awkward as ak
 from coffea import processor
 
+from mlhep.columns import read_columns, write_columns, write_piece
 from mlhep.errors import BadInputFile, EmptySelection, InvalidConfig
+from mlhep.io import scratch_folder
 from mlhep.process.common import merge_cutflows
 from mlhep.process.dijet import DijetProcessor
 from mlhep.process.inputs import CounterMismatch, OpenTrees, Schema, SkippedFileWarning, check_files
@@ -63,26 +68,52 @@ def configured_executor(processing, workers):
         yield processor.DaskExecutor(client=client, status=True, retries=processing["retries"])
 
 
-def run_processor(sample, files, processor_instance, executor, chunksize, skipbadfiles=False, metrics=False):
+def run_processor(sample, files, processor_instance, executor, chunksize, skipbadfiles=False, metrics=False, columns_path=None):
     """Run ``processor_instance`` over ``files`` and return its merged output.
+
+    Columns are streamed: each chunk's table is written to a piece file as soon as it is
+    computed (in a scratch folder beside ``columns_path``), and the pieces are then copied in
+    file and entry order, one at a time, as the row groups of ``columns_path`` (written only if
+    rows were selected); ``out["rows"]`` counts them. The memory therefore does not grow with
+    the number of events (histograms and cutflows are accumulated as usual). Without
+    ``columns_path`` the columns come back in memory as ``out["columns"]``, through the same
+    pieces.
 
     Files are checked first (``check_files``: readable, complete, branches and their types),
     then each chunk as it is read (counters against array lengths, unreadable baskets). A bad
     file raises BadInputFile naming it; with ``skipbadfiles`` it is left out instead, entirely
     (the processing is redone without it when it fails part-way), listed with the reason under
     ``skipped_files`` and reported with a SkippedFileWarning (to stderr, the job's log).
-    Columns come back as one awkward array in file and entry order, so the result does
-    not depend on chunking or on the order in which the executor finishes chunks. With ``metrics``, coffea's
-    metrics (branches read, bytes, processing time) are returned under ``metrics``.
+    Rows follow the file and entry order, so the result does not depend on chunking or on the
+    order in which the executor finishes chunks. With ``metrics``, coffea's metrics (branches
+    read, bytes, processing time) are returned under ``metrics``.
     """
+    with scratch_folder(columns_path) as scratch:
+        out, good = _run_checked(sample, files, processor_instance, executor, chunksize, skipbadfiles, metrics, scratch)
+        pieces = _ordered_pieces(out.pop("column_pieces", {}), list(good))
+        target = columns_path or scratch / "columns.parquet"
+        out["rows"] = write_columns(pieces, target) if pieces else 0
+        if columns_path is None:
+            out["columns"] = read_columns(target) if pieces else ak.Array([])
+    for name in ("cutflow", "cutflow_truth"):
+        if name in out:
+            out[name], out[f"{name}_weighted"] = merge_cutflows(out[name], list(good))
+    return out
+
+
+def _run_checked(sample, files, processor_instance, executor, chunksize, skipbadfiles, metrics, scratch):
+    """The Runner's output over the files that pass the checks (without those with a bad chunk,
+    with ``skipbadfiles``), its column pieces in ``scratch``; and those files."""
     channel = "dijet" if isinstance(processor_instance, DijetProcessor) else "zjets"
     trees = OpenTrees()  # the checked files' trees, so that coffea's reader need not read their metadata again
     try:
         good, skipped = check_files(files, channel, skipbadfiles, trees)
-        while True:
+        for attempt in itertools.count():
             if not good:
                 raise EmptySelection(f"sample {sample}: no usable input file ({'; '.join(skipped.values())})")
-            out = _run_files(sample, good, _Guarded(processor_instance), executor, chunksize, metrics, trees)
+            pieces = scratch / f"attempt{attempt}"
+            pieces.mkdir()
+            out = _run_files(sample, good, _Chunked(processor_instance, pieces), executor, chunksize, metrics, trees)
             bad, order = {}, list(good)
             for path, _, reason in sorted(out.pop("bad_chunks", ()), key=lambda chunk: (order.index(chunk[0]), chunk[1])):
                 bad.setdefault(path, reason)  # the reason of the file's first bad chunk
@@ -92,16 +123,13 @@ def run_processor(sample, files, processor_instance, executor, chunksize, skipba
                 raise BadInputFile(next(iter(bad.values())))
             skipped.update(bad)
             good = {path: meta for path, meta in good.items() if path not in bad}
+            shutil.rmtree(pieces)
     finally:
         trees.close()
     for reason in skipped.values():
-        warnings.warn(f"skipped input file: {reason}", SkippedFileWarning, stacklevel=2)
-    out["columns"] = _merge_columns(out.get("columns", {}), list(good))
-    for name in ("cutflow", "cutflow_truth"):
-        if name in out:
-            out[name], out[f"{name}_weighted"] = merge_cutflows(out[name], list(good))
+        warnings.warn(f"skipped input file: {reason}", SkippedFileWarning, stacklevel=3)
     out["skipped_files"] = skipped
-    return out
+    return out, good
 
 
 def _run_files(sample, good, processor_instance, executor, chunksize, metrics, trees):
@@ -114,30 +142,36 @@ def _run_files(sample, good, processor_instance, executor, chunksize, metrics, t
     return out
 
 
-def _merge_columns(chunks, files):
-    """The chunks' column tables {(file, first entry): table} concatenated in file and entry
-    order; chunks that selected nothing are left out (a real file may lack optional branches)."""
+def _ordered_pieces(pieces, files):
+    """The column pieces {(file, first entry): path} as (file, path) in file and entry order."""
     position = {path: i for i, path in enumerate(files)}
-    keys = sorted((key for key, table in chunks.items() if len(table)), key=lambda key: (position[key[0]], key[1]))
-    for key in keys[1:]:
-        if chunks[key].fields != chunks[keys[0]].fields:
-            raise BadInputFile(
-                f"{key[0]}: its columns ({', '.join(chunks[key].fields)}) differ from those of {keys[0][0]} ({', '.join(chunks[keys[0]].fields)});"
-                " files with different optional branches belong in different samples"
-            )
-    return ak.concatenate([chunks[key] for key in keys]) if keys else ak.Array([])
+    return [(key[0], pieces[key]) for key in sorted(pieces, key=lambda key: (position[key[0]], key[1]))]
 
 
-class _Guarded(processor.ProcessorABC):
-    """Runs a processor on a chunk, and turns a failure to read the chunk (an error raised
-    while coffea loads a column: unreadable basket, counter mismatch) into a report
-    {"bad_chunks": {(file, first entry, reason)}} instead of an exception, so that the caller
-    can name the file or leave it out."""
+class _Chunked(processor.ProcessorABC):
+    """Runs a processor on a chunk and writes the chunk's column table to a piece in ``folder``
+    (mlhep.columns.write_piece), returned as {"column_pieces": {(file, first entry): path}} (chunks that
+    selected nothing write none: a real file may lack optional branches). A failure to read
+    the chunk (an error raised while coffea loads a column: unreadable basket, counter
+    mismatch) becomes a report {"bad_chunks": {(file, first entry, reason)}} instead of an
+    exception, so that the caller can name the file or leave it out."""
 
-    def __init__(self, inner):
-        self.inner = inner
+    def __init__(self, inner, folder):
+        self.inner, self.folder = inner, str(folder)
 
     def process(self, events):
+        out = self._guarded(events)
+        pieces = {}
+        for (filename, start), table in out.pop("columns", {}).items():
+            if len(table):
+                digest = hashlib.sha256(filename.encode()).hexdigest()[:16]
+                pieces[(filename, start)] = path = f"{self.folder}/{digest}-{start:012d}.arrow"
+                write_piece(table, path)
+        if pieces:
+            out["column_pieces"] = pieces
+        return out
+
+    def _guarded(self, events):
         try:
             return self.inner.process(events)
         except Exception as err:

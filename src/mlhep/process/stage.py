@@ -1,7 +1,8 @@
 """The process stage: one sample's NanoAOD files through its coffea processor into the processed
 columns, the histograms with their systematic variations, and the cutflow."""
 
-from mlhep.columns import write_columns
+from pathlib import Path
+
 from mlhep.errors import EmptySelection
 from mlhep.io import write_hists, write_json
 from mlhep.process.run import make_processor, run_processor
@@ -15,12 +16,15 @@ def process_sample(sample, files, channel, options, seed, executor, chunksize, s
     Raises EmptySelection, naming the sample and the cutflow, when no event is selected;
     nothing is written then.
     """
-    out = run_processor(sample, files, make_processor(channel, options, seed), executor, chunksize, skipbadfiles)
+    out = run_processor(sample, files, make_processor(channel, options, seed), executor, chunksize, skipbadfiles, columns_path=outputs["columns"])
     cutflow = {"sample": sample, "channel": channel, "files": len(files), "skipped_files": out["skipped_files"]}
     cutflow.update({name: out[name] for name in ("cutflow", "cutflow_weighted", "cutflow_truth", "cutflow_truth_weighted") if name in out})
-    if len(out["columns"]) == 0:
+    if out["rows"] == 0:
         raise EmptySelection(f"sample {sample}: no event passes the {channel} selection (cutflow: {out['cutflow']})")
-    write_columns(out["columns"], outputs["columns"])
-    write_hists(out["hists"], outputs["hists"])
-    write_json(cutflow, outputs["cutflow"])
+    try:
+        write_hists(out["hists"], outputs["hists"])
+        write_json(cutflow, outputs["cutflow"])
+    except BaseException:
+        Path(outputs["columns"]).unlink(missing_ok=True)  # the columns were streamed first: no partial output
+        raise
     return cutflow

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import awkward as ak
 import numpy as np
 
-from mlhep.columns import JET_FEATURES, padded_constituents, read_columns, split
+from mlhep.columns import JET_FEATURES, dijet_columns, padded_constituents, read_columns, split
 from mlhep.errors import EmptySelection
 from mlhep.io import write_json
 from mlhep.ml.models import load_model
@@ -47,9 +47,9 @@ class SearchSettings:
 def scored_events(columns_path, tagger, settings):
     """The test events of one sample, read once: their weights and, per variation, their mjj and
     event score (the smaller of the two jets' tagger scores: an event passes a cut when both
-    jets do). The taggers never saw the test split, so templates from it are unbiased."""
-    columns = read_columns(columns_path)
-    columns = columns[split(ak.to_numpy(columns.event), settings.seed)[2]]
+    jets do). The taggers never saw the test split, so templates from it are unbiased. Only
+    the test split's rows and the columns the tagger needs are read."""
+    columns = read_columns(columns_path, dijet_columns(tagger.needs_constituents), rows=lambda event: split(event, settings.seed)[2])
     constituents = [padded_constituents(columns, f"j{jet}", tagger.max_particles, columns_path) for jet in (1, 2)] if tagger.needs_constituents else [None, None]
     scored = {}
     for variation in VARIATIONS:
