@@ -146,6 +146,10 @@ def test_unfolding_and_mass_points_must_name_samples_of_the_right_channel(config
         check_config(config)
     config["unfolding"]["extra_inputs"] = ["jet_pt"]
     check_config(config)
+    config["unfolding"]["constituents"] = {"max_particles": 30}
+    with pytest.raises(InvalidConfig, match=r"unfolding.extra_inputs: \['jet_pt'\] with unfolding.constituents: the constituent networks see the constituents only"):
+        check_config(config)
+    config["unfolding"]["constituents"] = None
     config["fits"]["tagged_search"]["mass_points"]["wprime_5000"] = 5000
     with pytest.raises(InvalidConfig, match="fits.tagged_search.mass_points: unknown sample 'wprime_5000'"):
         check_config(config)

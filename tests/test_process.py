@@ -11,7 +11,7 @@ import vector
 
 from conftest import nanoaod_branches, write_events
 from mlhep.columns import read_columns
-from mlhep.errors import EmptySelection, OptionalBranchWarning
+from mlhep.errors import EmptySelection, InvalidInput, OptionalBranchWarning
 from mlhep.ml.data import jet_table
 from mlhep.process import configured_executor, cutflow_table, make_executor, make_processor, run_processor
 from mlhep.process.stage import process_sample
@@ -211,13 +211,16 @@ def test_streamed_columns_equal_a_one_chunk_run(generated, tmp_path):
         tables[chunksize] = (ak.from_parquet(outputs["columns"]), pq.ParquetFile(outputs["columns"]).metadata.num_row_groups)
     (small, small_groups), (whole, whole_groups) = tables.values()
     assert whole_groups == 1 and small_groups > 10
-    assert len(small) == len(whole) > 50 and small.fields == whole.fields
+    assert len(small) == len(whole) > 50 and small.fields == whole.fields and str(small.type) == str(whole.type)
+    assert str(small.const_pt_truth.type) == f"{len(small)} * var * float32"  # no option or union from a chunk
     assert ak.array_equal(small, whole, equal_nan=True)
     # a split read row group by row group: the rows of a whole read that it keeps, in order
     odd = read_columns(tmp_path / "9" / "c.parquet", ["event", "mass_reco"], rows=lambda event: event % 2 == 1)
     expected = whole[ak.to_numpy(whole.event) % 2 == 1]
     assert 0 < len(odd) < len(whole) and ak.array_equal(odd.mass_reco, expected.mass_reco, equal_nan=True)
     assert sorted(odd.fields) == ["event", "mass_reco"] and ak.all(odd.event == expected.event)
+    with pytest.raises(InvalidInput, match=r"c.parquet\): rows must give a boolean mask of shape"):
+        read_columns(tmp_path / "9" / "c.parquet", ["event"], rows=lambda event: (event % 2).astype(int))
 
 
 def test_real_drell_yan_through_the_dijet_channel_is_an_empty_selection(cms_nanoaod, tmp_path):

@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from mlhep import seeds
-from mlhep.errors import BadInputFile, EmptySelection, MissingBranch
+from mlhep.errors import BadInputFile, EmptySelection, InvalidInput, MissingBranch, MlhepError
 from mlhep.io import atomic_path
 
 __all__ = ["JET_FEATURES", "dijet_columns", "jet_column", "padded_constituents", "read_columns", "split", "write_columns", "write_piece"]
@@ -127,6 +127,8 @@ def read_columns(path, names=None, optional=(), rows=None):
         present = [name for name in optional if name in available]
         wanted = None if names is None else [*names, *present]
         columns = ak.from_parquet(path, columns=wanted) if rows is None else _kept_rows(path, wanted, rows)
+    except MlhepError:
+        raise
     except (OSError, ValueError) as err:  # pyarrow's errors are both
         raise BadInputFile(f"{path}: cannot read the processed columns ({type(err).__name__}: {err})") from err
     if len(columns) == 0:
@@ -135,12 +137,17 @@ def read_columns(path, names=None, optional=(), rows=None):
 
 
 def _kept_rows(path, names, rows):
-    """The rows of ``path`` whose event numbers ``rows`` keeps, read one row group at a time."""
+    """The rows of ``path`` whose event numbers ``rows`` keeps, read one row group at a time
+    (the file opened once)."""
     parquet = pq.ParquetFile(path)
     kept = []
     for group in range(parquet.num_row_groups):
-        keep = np.asarray(rows(parquet.read_row_group(group, columns=["event"]).column("event").to_numpy()))
-        kept.append(ak.from_parquet(path, columns=names, row_groups=[group])[keep])
+        event = parquet.read_row_group(group, columns=["event"]).column("event").to_numpy()
+        keep = rows(event)
+        if not (isinstance(keep, np.ndarray) and keep.dtype == bool and keep.shape == event.shape):
+            raise InvalidInput(f"read_columns({path}): rows must give a boolean mask of shape {event.shape}, got {type(keep).__name__} {getattr(keep, 'dtype', '')} {getattr(keep, 'shape', '')}")
+        table = parquet.read_row_group(group, columns=names)
+        kept.append(ak.from_arrow(table.filter(pa.array(keep))))
     return ak.concatenate(kept) if kept else ak.from_parquet(path, columns=names)
 
 

@@ -169,6 +169,8 @@ def check_config(config):
             raise InvalidConfig(f"unfolding.alternative_simulation: '{unfolding['alternative_simulation']}' is the simulation or the data; name a third sample")
         logged = set(unfolding.get("log_observables", ()))
         extra = set(unfolding.get("extra_inputs", ()))
+        if extra and unfolding.get("constituents"):
+            raise InvalidConfig(f"unfolding.extra_inputs: {sorted(extra)} with unfolding.constituents: the constituent networks see the constituents only; set extra_inputs: []")
         inputs = set(unfolding.get("observables", logged - UNFOLDING_EXTRA_INPUTS)) | extra  # the default unfolds every observable
         unknown = sorted(logged - inputs)
         if unknown:

@@ -66,7 +66,10 @@ def scratch_folder(path=None):
     made = [parent for parent in path.parents if not parent.exists()]  # nearest first
     shutil.rmtree(folder, ignore_errors=True)
     try:
-        folder.mkdir(parents=True)
+        try:
+            folder.mkdir(parents=True)
+        except OSError as err:
+            raise MlhepError(f"could not write {path}: {err.strerror or err} ({folder})") from err
         yield folder
     finally:
         shutil.rmtree(folder, ignore_errors=True)

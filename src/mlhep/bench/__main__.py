@@ -70,7 +70,7 @@ def main(argv=None):
     parser.add_argument("--device", default="cpu", help="training: cpu or cuda")
     parser.add_argument("--results", default="results", help="oracles: the results folder of the run to check")
     parser.add_argument("--omnifold-events", type=int, default=100_000, help="oracles: events of the OmniFold Gaussian toy")
-    parser.add_argument("--files", nargs="*", help="ROOT files for the process benchmark")
+    parser.add_argument("--files", nargs="*", help="process: a generated NanoAOD file (with its Runs tree) to repeat; only the first is used")
     parser.add_argument("--config", nargs="+", default=["config/config.yaml"])
     parser.add_argument("--events", type=int, default=500, help="kept events per sample")
     parser.add_argument("--seeds", type=int, nargs="*", default=[], help="unfolding: OmniFold seeds to redo the nominal run with")
@@ -142,6 +142,8 @@ def main(argv=None):
     else:
         from mlhep.bench.process import bench_process
 
+        if args.events < 1:
+            parser.error("--events: give a positive number of events")
         source = args.files[0] if args.files else _generated_qcd(config, 5000)
         result = bench_process(source, args.events, "data/bench/repeated", config["processing"]["chunksize"])
     result["date"] = datetime.date.today().isoformat()

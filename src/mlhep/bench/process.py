@@ -9,6 +9,7 @@ from pathlib import Path
 
 import uproot
 
+from mlhep.errors import MlhepError
 from mlhep.process import make_executor, make_processor, run_processor
 
 __all__ = ["bench_process", "replicated"]
@@ -22,7 +23,8 @@ def replicated(source, events, folder, events_per_file=100_000):
 
     per_source = uproot.open(source)["Events"].num_entries
     copies = max(1, events_per_file // per_source)
-    files = [Path(folder) / f"repeated_{copies * per_source}_{index}.root" for index in range(-(-events // (copies * per_source)))]
+    stem = Path(source).stem
+    files = [Path(folder) / f"{stem}_x{copies}_{index}.root" for index in range(-(-events // (copies * per_source)))]
     for path in files:
         if not path.exists():
             repeat_events(source, path, copies)
@@ -63,9 +65,10 @@ def _in_child(files, chunksize):
     queue = context.Queue()
     child = context.Process(target=_processing, args=(files, chunksize, queue))
     child.start()
-    result = queue.get()
-    child.join()
-    return result
+    child.join()  # the result is a small dict: the queue's pipe holds it until read
+    if child.exitcode != 0:
+        raise MlhepError(f"the processing benchmark's child process failed (exit code {child.exitcode}); its traceback is above")
+    return queue.get(timeout=60)
 
 
 def bench_process(source, events, folder, chunksize=20000, small_fraction=0.1):

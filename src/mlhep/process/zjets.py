@@ -171,4 +171,7 @@ def _constituent_columns(cands, jet, level):
     if cands is None:
         return {}
     cands = cands[ak.argsort(cands.pt, axis=1, ascending=False)]
-    return {f"const_pt_{level}": cands.pt, f"const_deta_{level}": cands.eta - jet.eta, f"const_dphi_{level}": cands.delta_phi(jet)}
+    # one type in every chunk (lists of float32, whatever a chunk holds), as the chunks are written
+    # one by one as row groups of one file: the jet's option type does not reach the lists
+    fixed = lambda values: ak.values_astype(ak.fill_none(values, np.nan), np.float32)
+    return {f"const_pt_{level}": fixed(cands.pt), f"const_deta_{level}": fixed(cands.eta - jet.eta), f"const_dphi_{level}": fixed(cands.delta_phi(jet))}

@@ -222,8 +222,8 @@ def run_unfolding(settings, simulation_path, data_path, seed, out_dir, plot_dir,
     summary = {
         "observables": metrics,
         "uncertainties": uncertainties,
-        "unfolded_never": full["unfolded_never"],
-        "auc_joint": full["auc_joint"],
+        "unfolded_never": full["unfolded_never"],  # those in extra_inputs were network inputs
+        "extra_inputs": list(extra), "auc_joint": full["auc_joint"],
         "iterations": settings["iterations"],
         "seconds_per_iteration": float(np.mean(nominal.seconds_per_iteration)),
         "nominal_s": float(np.sum(nominal.seconds_per_iteration)),
