@@ -121,6 +121,22 @@ def test_final_outputs_exist_and_are_well_formed(workflow_run):
     assert len(list((workflow_run / "benchmarks").rglob("*.tsv"))) == len(list((workflow_run / "logs").rglob("*.log")))
 
 
+def test_published_likelihoods_refit_to_the_stage_limits(workflow_run):
+    """bkgonly.json + patchset.json of the tagged search (issue 25): every mass point's patch,
+    applied by pyhf, refits to the limits the stage wrote, to 1e-6."""
+    from mlhep.stats import fit_workspace
+
+    folder = workflow_run / "results/fits/tagged_search"
+    background_only = pyhf.Workspace(json.loads((folder / "bkgonly.json").read_text()))
+    patches = pyhf.PatchSet(json.loads((folder / "patchset.json").read_text()))
+    limits = json.loads((folder / "limits.json").read_text())
+    assert [patch.values for patch in patches] == [[point["mass"]] for point in limits]
+    for point in limits:
+        refit = fit_workspace(dict(patches.apply(background_only, (point["mass"],))))
+        assert refit["upper_limit_obs"] == pytest.approx(point["upper_limit_obs"], abs=1e-6)
+        assert refit["upper_limit_exp"] == pytest.approx(point["upper_limit_exp"], abs=1e-6)
+
+
 def test_unfolding_on_jet_constituents_reads_both_levels_of_the_processed_columns(workflow_run, tmp_path):
     """The unfold stage's constituent option on the mini workflow's columns: a Particle Flow
     Network unfolds the leading jets' constituents; IBU and the metrics stay on the observables."""

@@ -8,6 +8,8 @@ rule fit_search:
         workspace="results/fits/{analysis}/workspace.json",
         limits="results/fits/{analysis}/limits.json",
         ranking="results/fits/{analysis}/ranking.json",
+        bkgonly="results/fits/{analysis}/bkgonly.json",
+        patchset="results/fits/{analysis}/patchset.json",
         plots=report(
             directory("results/plots/fits/{analysis}"),
             patterns=["{name}.png"],

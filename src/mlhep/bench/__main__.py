@@ -1,4 +1,4 @@
-"""python -m mlhep.bench {generate,process,taggers,unfolding,anomaly,oracles,training,mutation} [--events N] [--config FILE ...] [--files ROOT ...]
+"""python -m mlhep.bench {generate,process,taggers,unfolding,anomaly,oracles,training,mutation,plan} [--events N] [--config FILE ...] [--files ROOT ...]
 
 generate: generation speed per sample against bare Pythia8 (N kept events per sample; --samples
 to pick some).
@@ -25,6 +25,12 @@ cuda), from the columns of a run (--results); writes results/benchmarks/training
 mutation: mutmut on each module of the numeric core against its own fast tests (--modules to pick
 some, --max-children workers); the accepted equivalent mutants are read from
 tests/mutation_equivalents.yaml (needs the mutation extra: pip install -e '.[mutation]').
+plan: the cost of the run of --config (for example config/config.yaml config/full.yaml) on a
+cluster, from the Snakemake benchmark files of runs that were made (--run WORKDIR [CONFIG ...],
+repeatable; config/config.yaml is implied, other config files are relative to WORKDIR): per rule
+the jobs, CPU hours, longest job and peak memory against profiles/slurm's mem_mb and runtime, the
+total CPU hours and the wall time on --cores cores. --slice F writes data/bench/slice.yaml, the
+samples of --config with a fraction F of the shards, for a run to measure.
 Results go to results/benchmarks/NAME.json.
 """
 
@@ -63,9 +69,33 @@ def _generated_qcd(config, events, folder=Path("data/bench")):
     return str(path)
 
 
+def _plan(parser, args, argv):
+    from mlhep.bench.plan import dry_run_jobs, load_configs, plan, sliced
+
+    if args.slice is not None:
+        if not 0 < args.slice <= 1:
+            parser.error("--slice: a fraction in (0, 1]")
+        path = Path("data/bench/slice.yaml")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(yaml.safe_dump(sliced(load_configs(args.config), args.slice)))
+        print(f"wrote {path}; run it in a fresh checkout with: snakemake -c2 --configfile {' '.join(args.config)} {path}")
+        return
+    if not args.run:
+        parser.error("plan: give at least one --run WORKDIR [CONFIG ...]")
+    runs = []
+    for workdir, *extra in args.run:
+        files = ["config/config.yaml", *extra]
+        runs.append((workdir, [str(Path(workdir) / f) for f in files], dry_run_jobs(files, workdir)))
+    result = plan(runs, args.config, dry_run_jobs(args.config), args.cores, "profiles/slurm/config.yaml")
+    result["date"] = datetime.date.today().isoformat()
+    result["command"] = "python -m mlhep.bench " + " ".join(argv if argv is not None else sys.argv[1:])
+    write_json(result, _OUT / "plan.json")
+    print(json.dumps(result, indent=2))
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m mlhep.bench", description=__doc__)
-    parser.add_argument("name", choices=["generate", "process", "taggers", "unfolding", "anomaly", "oracles", "training", "mutation"])
+    parser.add_argument("name", choices=["generate", "process", "taggers", "unfolding", "anomaly", "oracles", "training", "mutation", "plan"])
     parser.add_argument("--models", nargs="+", default=["mlp", "pfn", "disco_lambda_15", "adversarial_lambda_30", "mode_lambda_0.5"], help="training: the taggers to time")
     parser.add_argument("--device", default="cpu", help="training: cpu or cuda")
     parser.add_argument("--results", default="results", help="oracles: the results folder of the run to check")
@@ -82,7 +112,12 @@ def main(argv=None):
     parser.add_argument("--label", help="unfolding --variations: suffix of the output file")
     parser.add_argument("--modules", nargs="*", help="mutation: only these modules, as src/mlhep/... paths (default: all)")
     parser.add_argument("--max-children", type=int, default=2, help="mutation: mutants tested at once")
+    parser.add_argument("--run", nargs="+", action="append", metavar="WORKDIR [CONFIG]", help="plan: a run that was made, its folder and extra config files")
+    parser.add_argument("--cores", type=int, default=100, help="plan: cluster cores")
+    parser.add_argument("--slice", type=float, help="plan: write data/bench/slice.yaml with this fraction of --config's shards")
     args = parser.parse_args(argv)
+    if args.name == "plan":
+        return _plan(parser, args, argv)
     config = _load_config(args.config, args.events)
     if args.name == "taggers":
         from mlhep.bench.taggers import bench_taggers

@@ -14,7 +14,7 @@ from mlhep.process.systematics import VARIATIONS, vary_columns
 from mlhep.stats.fit import fit_workspace, limit_vs_mass, ranking
 from mlhep.stats.plots import plot_brazil, plot_pulls, plot_ranking, plot_stack
 from mlhep.stats.templates import dijet_fit_template, mc_template
-from mlhep.stats.workspace import build_workspace
+from mlhep.stats.workspace import build_workspace, patchset
 
 __all__ = ["SearchSettings", "run_search", "scored_events", "tagged_events"]
 
@@ -37,6 +37,7 @@ class SearchSettings:
     background_model: str = "dijet_fit"
     mass_points: dict | None = None
     norm_uncertainties: dict | None = None
+    inspire: str = "ins0000000"
 
     @classmethod
     def from_config(cls, analysis, systematics, seed):
@@ -118,7 +119,10 @@ def run_search(settings, signal_columns, background_columns, tagger_folder, fit_
         signal_columns: ``{sample: columns path}`` of the signal sample and the mass points.
 
     Writes to ``fit_dir``: workspace.json and results.json (the signal sample), ranking.json,
-    limits.json (every mass point); to ``plot_dir`` the plots. Returns the signal sample's results.
+    limits.json (every mass point), and the likelihoods of every mass point as pyhf publishes
+    them: bkgonly.json, the background-only workspace, and patchset.json, a patch per mass point
+    (its signal and its Asimov data) whose refit gives the point's limits; to ``plot_dir`` the
+    plots. Returns the signal sample's results.
     """
     points, selection = _fit_mass_points(settings, signal_columns, load_model(tagger_folder), background_columns)
     masses = settings.mass_points or {}
@@ -131,6 +135,11 @@ def run_search(settings, signal_columns, background_columns, tagger_folder, fit_
         for sample, (_, fitted) in sorted(points.items(), key=lambda item: masses.get(item[0]) or 0)
     ]
     write_json(limits, f"{fit_dir}/limits.json")
+    labelled = [(point["sample"], point["mass"] if point["mass"] is not None else point["sample"], points[point["sample"]][0]) for point in limits]
+    description = f"tagged m_jj search ({settings.tagger} at {settings.signal_efficiency:g} signal efficiency) for {settings.signal}-like resonances over {settings.background}; one patch per mass point (GeV)"
+    background_only, patches = patchset(labelled, label="mass", description=description, inspire=settings.inspire)
+    write_json(background_only, f"{fit_dir}/bkgonly.json")
+    write_json(patches, f"{fit_dir}/patchset.json")
     impacts = ranking(spec)
     write_json(impacts, f"{fit_dir}/ranking.json")
     scanned = [(point["mass"], points[point["sample"]][1]) for point in limits if point["mass"] is not None]

@@ -14,13 +14,14 @@ from mlhep.stats.fit import (
     write_results,
 )
 from mlhep.stats.plots import plot_brazil, plot_pulls, plot_ranking, plot_stack
-from mlhep.stats.workspace import MIN_YIELD, SampleInput, build_workspace, expected_yields, read_hists, sample_from_hists
+from mlhep.stats.workspace import MIN_YIELD, SampleInput, background_only, build_workspace, expected_yields, patchset, read_hists, sample_from_hists
 
 __all__ = [
     "DijetFit",
     "LimitNotBracketed",
     "MIN_YIELD",
     "SampleInput",
+    "background_only",
     "best_fit",
     "build_workspace",
     "cls_at",
@@ -31,6 +32,7 @@ __all__ = [
     "fit_workspace",
     "limit_vs_mass",
     "model_and_data",
+    "patchset",
     "plot_brazil",
     "plot_pulls",
     "plot_ranking",

@@ -6,6 +6,7 @@ into a HistFactory workspace spec (a JSON-serializable dict) checked against pyh
 
 from dataclasses import dataclass, field
 
+import jsonpatch
 import numpy as np
 import pyhf
 import uproot
@@ -13,7 +14,7 @@ import uproot
 from mlhep.checks import check_bins
 from mlhep.errors import BadInputFile, InvalidConfig
 
-__all__ = ["MIN_YIELD", "SampleInput", "build_workspace", "expected_yields", "read_hists", "sample_from_hists"]
+__all__ = ["MIN_YIELD", "SampleInput", "background_only", "build_workspace", "expected_yields", "patchset", "read_hists", "sample_from_hists"]
 
 # pyhf's Poisson terms need a positive expectation in every bin and its normsys factors
 # need positive varied yields, so every template bin (nominal and varied) is raised to
@@ -188,3 +189,42 @@ def build_workspace(channels, *, poi="mu", norm_uncertainties=None, observations
     except pyhf.exceptions.InvalidSpecification as error:
         raise InvalidConfig(f"the workspace fails pyhf's schema: {error}") from error
     return spec
+
+
+def _carries(sample, poi):
+    return any(m["type"] == "normfactor" and m["name"] == poi for m in sample["modifiers"])
+
+
+def background_only(spec):
+    """``spec`` without the samples that carry its parameter of interest, observing its
+    background expectation: the common part of workspaces that differ only by their signal."""
+    poi = spec["measurements"][0]["config"]["poi"]
+    channels = [{**channel, "samples": [s for s in channel["samples"] if not _carries(s, poi)]} for channel in spec["channels"]]
+    if any(not channel["samples"] for channel in channels):
+        raise InvalidConfig("background_only: a channel holds only signal samples")
+    observations = [{"name": channel["name"], "data": np.sum([s["data"] for s in channel["samples"]], axis=0).tolist()} for channel in channels]
+    return {**spec, "channels": channels, "observations": observations}
+
+
+def patchset(points, *, label, description, inspire):
+    """(background-only spec, pyhf patchset) of workspaces ``points`` = [(name, value, spec)]
+    that share their background: each patch (JSON Patch, RFC 6902) turns the background-only
+    workspace into the point's workspace, its signal sample and its observations.
+
+    ``label`` names the value of each point (for example the resonance mass); ``inspire`` is
+    the record (``insNNNNNNN``) pyhf's patchset schema requires.
+    """
+    if not points:
+        raise InvalidConfig("patchset: no workspaces")
+    base = background_only(points[0][2])
+    for name, _, spec in points[1:]:
+        if background_only(spec) | {"observations": None} != base | {"observations": None}:
+            raise InvalidConfig(f"patchset: the workspace of '{name}' has another background than '{points[0][0]}'")
+    patches = [{"metadata": {"name": name, "values": [value]}, "patch": jsonpatch.make_patch(base, spec).patch} for name, value, spec in points]
+    metadata = {"description": description, "digests": {"sha256": pyhf.utils.digest(base, algorithm="sha256")}, "labels": [label], "references": {"hepdata": inspire}}
+    result = {"metadata": metadata, "patches": patches, "version": "1.0.0"}
+    try:
+        pyhf.PatchSet(result)
+    except pyhf.exceptions.InvalidSpecification as error:
+        raise InvalidConfig(f"the patchset fails pyhf's schema: {error}") from error
+    return base, result

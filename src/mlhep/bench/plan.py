@@ -1,0 +1,274 @@
+"""A measured plan for a run too large to try: every job's CPU time, wall time and peak memory
+fitted, per kind of job, as a line in the number of events it handles over the jobs of runs that
+were made (their Snakemake benchmark files), then applied to the jobs of the target config (its
+dry run) and scheduled on a number of cluster cores."""
+
+import csv
+import heapq
+import math
+import re
+import subprocess
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import yaml
+from snakemake.utils import update_config
+
+from mlhep.errors import InvalidInput
+
+__all__ = ["dry_run_jobs", "fit_line", "job_events", "plan", "schedule", "sliced"]
+
+MEASURES = {"cpu_s": "cpu_time", "wall_s": "s", "rss_mb": "max_rss"}
+# wildcards that number repeats of the same work, not a different kind of job
+_REPEATS = {"shard", "seed", "injection", "low", "high"}
+_GENERATED = re.compile(r"data/generated/([^/]+)/\d+\.root$")
+_COLUMNS = re.compile(r"results/columns/([^/]+)\.parquet$")
+
+
+def load_configs(files):
+    config = {}
+    for path in files:
+        update_config(config, yaml.safe_load(Path(path).read_text()))
+    return config
+
+
+def sliced(full, fraction):
+    """The samples section of ``full`` with every generated sample's shards scaled by
+    ``fraction`` (rounded up, at least one): a run small enough to make, with the same work per
+    shard and the same settings everywhere else."""
+    return {"samples": {name: {"shards": max(1, math.ceil(sample["shards"] * fraction))} for name, sample in full["samples"].items() if "shards" in sample}}
+
+
+def dry_run_jobs(configfiles, workdir="."):
+    """Every job of the DAG (``snakemake -n --forceall``), each a dict of its rule, wildcards,
+    threads, inputs, outputs and benchmark file."""
+    command = [sys.executable, "-m", "snakemake", "-n", "--forceall", "--cores", "64", "--configfile", *configfiles]
+    done = subprocess.run(command, cwd=workdir, capture_output=True, text=True)
+    if done.returncode:
+        raise InvalidInput(f"snakemake dry run with {configfiles} failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
+    return parse_jobs(done.stdout)
+
+
+def parse_jobs(text):
+    jobs, job = [], None
+    for line in text.splitlines():
+        heading = re.fullmatch(r"(?:local)?rule (\w+):", line)
+        if heading:
+            job = {"rule": heading[1], "wildcards": {}, "threads": 1, "input": [], "output": [], "benchmark": None}
+            jobs.append(job)
+        elif job is not None and line.startswith("    ") and ": " in line:
+            key, value = line.strip().split(": ", 1)
+            if key in ("input", "output"):
+                job[key] = value.split(", ")
+            elif key == "wildcards":
+                job["wildcards"] = dict(item.split("=", 1) for item in value.split(", "))
+            elif key == "threads":
+                job["threads"] = int(value)
+            elif key == "benchmark":
+                job["benchmark"] = value
+        elif not line.strip():
+            job = None
+    return jobs
+
+
+def _sample_events(sample):
+    return sample["shards"] * sample["events_per_shard"]
+
+
+def job_events(jobs, config):
+    """Events each job handles: a generation job its shard's, every other job those of the
+    samples whose generated files or columns are upstream of it (each sample counted once)."""
+    samples = config["samples"]
+    producer = {path: index for index, job in enumerate(jobs) for path in job["output"]}
+    upstream = {}
+
+    def samples_of(index):
+        if index not in upstream:
+            found = set()
+            for path in jobs[index]["input"]:
+                match = _GENERATED.search(path) or _COLUMNS.search(path)
+                if match and "shards" in samples.get(match[1], {}):
+                    found.add(match[1])
+                if path in producer:
+                    found |= samples_of(producer[path])
+            upstream[index] = found
+        return upstream[index]
+
+    events = []
+    for index, job in enumerate(jobs):
+        if job["rule"] == "generate":
+            events.append(samples[job["wildcards"]["sample"]]["events_per_shard"])
+        else:
+            events.append(sum(_sample_events(samples[name]) for name in samples_of(index)))
+    return events
+
+
+def job_kind(job, config):
+    """Jobs of one kind do the same work per event: generation per process, processing per
+    channel, every other rule per wildcard value except the repeats (shards, seeds, windows)."""
+    wildcards = {k: v for k, v in job["wildcards"].items() if k not in _REPEATS}
+    if "sample" in wildcards:
+        sample = config["samples"][wildcards.pop("sample")]
+        wildcards["of"] = sample.get("process") if job["rule"] == "generate" else sample["channel"]
+    return "/".join([job["rule"], *(f"{k}={v}" for k, v in sorted(wildcards.items()))])
+
+
+def fit_line(points):
+    """(intercept, slope) of the least-squares line through (events, value) points, the slope
+    kept at zero or above: a cost that seems to fall with events is taken as the largest one
+    measured. With one distinct number of events, the value scales in proportion to events."""
+    xs = sorted({x for x, _ in points})
+    if len(xs) == 1:
+        mean = sum(y for _, y in points) / len(points)
+        return (0.0, mean / xs[0]) if xs[0] else (mean, 0.0)
+    n = len(points)
+    mean_x = sum(x for x, _ in points) / n
+    mean_y = sum(y for _, y in points) / n
+    slope = sum((x - mean_x) * (y - mean_y) for x, y in points) / sum((x - mean_x) ** 2 for x, _ in points)
+    if slope < 0:
+        return max(y for _, y in points), 0.0
+    return mean_y - slope * mean_x, slope
+
+
+def read_benchmark(path):
+    with open(path, newline="") as handle:
+        rows = list(csv.DictReader(handle, delimiter="\t"))
+    if not rows:
+        raise InvalidInput(f"{path}: empty benchmark file")
+    row = rows[-1]
+    return {name: float(row[column]) if row[column] not in ("", "-", "NA") else 0.0 for name, column in MEASURES.items()}
+
+
+def measured_points(runs):
+    """{kind: {measure: [(events, value)]}} over every job with a benchmark file in ``runs``,
+    each (workdir, configfiles, jobs)."""
+    points = defaultdict(lambda: defaultdict(list))
+    for workdir, configfiles, jobs in runs:
+        config = load_configs(configfiles)
+        for job, events in zip(jobs, job_events(jobs, config)):
+            path = Path(workdir) / job["benchmark"] if job["benchmark"] else None
+            if path is None or not path.exists():
+                continue
+            for name, value in read_benchmark(path).items():
+                points[job_kind(job, config)][name].append((events, value))
+    return points
+
+
+def schedule(durations, threads, needs, cores):
+    """Wall time of a DAG of jobs on ``cores`` cores: list scheduling, a free job with the
+    longest path to the end first, each job holding its threads' cores for its duration.
+    ``needs[i]`` are the jobs that must end before job i starts."""
+    n = len(durations)
+    users = defaultdict(list)
+    for index, before in enumerate(needs):
+        for other in before:
+            users[other].append(index)
+    tail = [0.0] * n
+    for index in reversed(_topological(needs)):
+        tail[index] = durations[index] + max((tail[user] for user in users[index]), default=0.0)
+    waiting = [len(set(before)) for before in needs]
+    ready = [(-tail[i], i) for i in range(n) if not waiting[i]]
+    heapq.heapify(ready)
+    running, free, now, ended = [], cores, 0.0, 0
+    while ended < n:
+        while ready and min(threads[ready[0][1]], cores) <= free:
+            _, index = heapq.heappop(ready)
+            free -= min(threads[index], cores)
+            heapq.heappush(running, (now + durations[index], index))
+        now, index = heapq.heappop(running)
+        free += min(threads[index], cores)
+        ended += 1
+        for user in users[index]:
+            waiting[user] -= 1
+            if not waiting[user]:
+                heapq.heappush(ready, (-tail[user], user))
+    return now
+
+
+def _topological(needs):
+    order, seen = [], set()
+    for start in range(len(needs)):
+        stack = [(start, iter(needs[start]))]
+        if start in seen:
+            continue
+        seen.add(start)
+        while stack:
+            node, rest = stack[-1]
+            child = next(rest, None)
+            if child is None:
+                order.append(node)
+                stack.pop()
+            elif child not in seen:
+                seen.add(child)
+                stack.append((child, iter(needs[child])))
+    return order
+
+
+def _profile_resources(profile):
+    settings = yaml.safe_load(Path(profile).read_text())
+    default = settings.get("default-resources", {})
+    per_rule = settings.get("set-resources", {})
+    return lambda rule: {key: (per_rule.get(rule) or {}).get(key, default.get(key)) for key in ("mem_mb", "runtime")}
+
+
+def plan(runs, target_files, target_jobs, cores, profile):
+    """The target config's jobs costed from the measured runs, per rule: jobs, CPU hours, the
+    longest job and the largest peak memory, against the SLURM profile's mem_mb and runtime;
+    then the run's CPU hours and its wall time on ``cores`` cores. CPU hours are Snakemake's
+    samples of the jobs' CPU time (each second for 30 s, then every 30 s: a long job's last
+    seconds can be missed); core hours, each job's wall time times its threads, are what a
+    cluster accounts."""
+    points = measured_points(runs)
+    config = load_configs(target_files)
+    lines = {kind: {name: fit_line(values) for name, values in measures.items()} for kind, measures in points.items()}
+    resources = _profile_resources(profile)
+    producer = {path: index for index, job in enumerate(target_jobs) for path in job["output"]}
+    predicted, missing = [], set()
+    for job, events in zip(target_jobs, job_events(target_jobs, config)):
+        kind = job_kind(job, config)
+        if job["benchmark"] is None:
+            predicted.append({name: 0.0 for name in MEASURES})
+            continue
+        if kind not in lines:
+            missing.add(kind)
+            predicted.append({name: 0.0 for name in MEASURES})
+            continue
+        predicted.append({name: intercept + slope * events for name, (intercept, slope) in lines[kind].items()})
+    if missing:
+        raise InvalidInput(f"no measured job of the kinds {sorted(missing)}: run a config that has them")
+    rules = {}
+    for job, cost in zip(target_jobs, predicted):
+        if job["benchmark"] is None:
+            continue
+        entry = rules.setdefault(job["rule"], {"jobs": 0, "cpu_h": 0.0, "core_h": 0.0, "max_job_wall_min": 0.0, "peak_rss_mb": 0.0, "threads": job["threads"]})
+        entry["jobs"] += 1
+        entry["cpu_h"] += cost["cpu_s"] / 3600
+        entry["core_h"] += cost["wall_s"] * job["threads"] / 3600
+        entry["max_job_wall_min"] = max(entry["max_job_wall_min"], cost["wall_s"] / 60)
+        entry["peak_rss_mb"] = max(entry["peak_rss_mb"], cost["rss_mb"])
+    for rule, entry in rules.items():
+        asked = resources(rule)
+        entry.update(profile_mem_mb=asked["mem_mb"], profile_runtime_min=asked["runtime"])
+        # a job's wall time was measured with another job beside it on 2 cores: the runtime
+        # asked must cover it, and the memory asked its peak with a fifth to spare
+        entry["profile_ok"] = bool(asked["mem_mb"] >= 1.2 * entry["peak_rss_mb"] and asked["runtime"] >= entry["max_job_wall_min"])
+        entry["cpu_h"] = round(entry["cpu_h"], 3)
+        entry["core_h"] = round(entry["core_h"], 3)
+        entry["max_job_wall_min"] = round(entry["max_job_wall_min"], 2)
+        entry["peak_rss_mb"] = round(entry["peak_rss_mb"])
+    needs = [[producer[path] for path in job["input"] if path in producer] for job in target_jobs]
+    wall_s = schedule([cost["wall_s"] for cost in predicted], [job["threads"] for job in target_jobs], needs, cores)
+    return {
+        "target": list(target_files),
+        "runs": [{"workdir": str(workdir), "config": list(files), "jobs_measured": sum(1 for job in jobs if job["benchmark"] and (Path(workdir) / job["benchmark"]).exists())} for workdir, files, jobs in runs],
+        "cores": cores,
+        "profile": str(profile),
+        "jobs": sum(entry["jobs"] for entry in rules.values()),
+        "cpu_h": round(sum(entry["cpu_h"] for entry in rules.values()), 2),
+        "core_h": round(sum(entry["core_h"] for entry in rules.values()), 2),
+        "wall_h": round(wall_s / 3600, 4),
+        "critical_path_h": round(schedule([cost["wall_s"] for cost in predicted], [1] * len(target_jobs), needs, len(target_jobs)) / 3600, 4),
+        "rules": rules,
+        "all_profile_ok": all(entry["profile_ok"] for entry in rules.values()),
+    }
