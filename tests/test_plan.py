@@ -77,6 +77,7 @@ def test_fit_line_is_least_squares_with_a_slope_never_negative():
     assert fit_line([(1, 5.0), (3, 2.0)]) == (5.0, 0.0)  # falling: the largest measured, flat
     assert fit_line([(4, 2.0), (4, 4.0)]) == (0.0, 0.75)  # one size: in proportion to events
     assert fit_line([(0, 2.0)]) == (2.0, 0.0)
+    assert fit_line([(4, 2.0), (4, 4.0)], proportional=False) == (3.0, 0.0)
 
 
 def test_schedule_of_a_small_dag_by_hand():
@@ -107,8 +108,9 @@ def test_plan_extrapolates_each_kind_of_job_and_checks_the_profile(tmp_path):
         events = 250 * scale
         _write_benchmarks(folder, {
             "benchmarks/generate/qcd/0.tsv": (10, 10, 50), "benchmarks/generate/qcd/1.tsv": (10, 10, 50), "benchmarks/generate/sig/0.tsv": (5, 5, 40),
-            "benchmarks/process/qcd.tsv": (1 + 2 * scale, 1 + 2 * scale, 300), "benchmarks/process/sig.tsv": (1 + 0.5 * scale, 1 + 0.5 * scale, 300),
-            "benchmarks/train.tsv": (2 + 0.1 * events, 2 + 0.1 * events, 100 + events), "benchmarks/summary.tsv": (1, 1, 30),
+            "benchmarks/process/qcd.tsv": (1 + 2 * scale, 1 + 2 * scale, 200 + 100 * scale), "benchmarks/process/sig.tsv": (1 + 0.5 * scale, 1 + 0.5 * scale, 300),
+            # the summary ended before Snakemake's first memory sample in the small run (5 MB)
+            "benchmarks/train.tsv": (2 + 0.1 * events, 2 + 0.1 * events, 100 + events), "benchmarks/summary.tsv": (1, 1, 5 if scale == 1 else 60),
         })
     configs = {}
     for name, scale in (("small", 1), ("large", 2), ("target", 10)):
@@ -135,6 +137,8 @@ def test_plan_extrapolates_each_kind_of_job_and_checks_the_profile(tmp_path):
     assert rules["process"]["cpu_h"] == pytest.approx(27 / 3600, abs=1e-3) and rules["process"]["max_job_wall_min"] == pytest.approx(21 / 60, abs=0.01)
     # training on 2500 events: 252 s, 2600 MB; asked 3000 MB (< 1.2 x 2600) and 5 min (< 4.2 min is fine)
     assert rules["train"]["max_job_wall_min"] == pytest.approx(4.2) and rules["train"]["peak_rss_mb"] == 2600
+    # processing streams: its largest measured peak, not a line; the summary's one real sample, flat
+    assert rules["process"]["peak_rss_mb"] == 400 and rules["summary"]["peak_rss_mb"] == 60
     assert rules["train"]["profile_ok"] is False and rules["summary"]["profile_ok"] is True and not result["all_profile_ok"]
     assert result["jobs"] == 34 and result["cpu_h"] == pytest.approx((250 + 27 + 252 + 1) / 3600, abs=0.01)
     # 4 cores, by hand: the 20 qcd shards (the longer path) first, 0-50 s; qcd processing on 2 cores

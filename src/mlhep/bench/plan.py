@@ -20,6 +20,12 @@ from mlhep.errors import InvalidInput
 __all__ = ["dry_run_jobs", "fit_line", "job_events", "plan", "schedule", "sliced"]
 
 MEASURES = {"cpu_s": "cpu_time", "wall_s": "s", "rss_mb": "max_rss"}
+# Snakemake samples a job's memory and CPU time each second for 30 s, then every 30 s: a job
+# that ended before its first sample reads as a few MB, which no Python job holds
+_MIN_RSS_MB = 30
+# rules that stream their events, whose memory does not grow with them: their largest measured
+# peak is kept (process: 606 MB at 10^5 events, 628 MB at 10^6, `python -m mlhep.bench process`)
+_FLAT_MEMORY = {"process"}
 # wildcards that number repeats of the same work, not a different kind of job
 _REPEATS = {"shard", "seed", "injection", "low", "high"}
 _GENERATED = re.compile(r"data/generated/([^/]+)/\d+\.root$")
@@ -114,14 +120,15 @@ def job_kind(job, config):
     return "/".join([job["rule"], *(f"{k}={v}" for k, v in sorted(wildcards.items()))])
 
 
-def fit_line(points):
+def fit_line(points, proportional=True):
     """(intercept, slope) of the least-squares line through (events, value) points, the slope
     kept at zero or above: a cost that seems to fall with events is taken as the largest one
-    measured. With one distinct number of events, the value scales in proportion to events."""
+    measured. With one distinct number of events, the value scales in proportion to events
+    (``proportional``, for times) or stays as measured (for memory, mostly the interpreter's)."""
     xs = sorted({x for x, _ in points})
     if len(xs) == 1:
         mean = sum(y for _, y in points) / len(points)
-        return (0.0, mean / xs[0]) if xs[0] else (mean, 0.0)
+        return (0.0, mean / xs[0]) if xs[0] and proportional else (mean, 0.0)
     n = len(points)
     mean_x = sum(x for x, _ in points) / n
     mean_y = sum(y for _, y in points) / n
@@ -151,8 +158,17 @@ def measured_points(runs):
             if path is None or not path.exists():
                 continue
             for name, value in read_benchmark(path).items():
-                points[job_kind(job, config)][name].append((events, value))
+                if name != "rss_mb" or value >= _MIN_RSS_MB:
+                    points[job_kind(job, config)][name].append((events, value))
     return points
+
+
+def _fit(kind, measure, points):
+    if measure != "rss_mb":
+        return fit_line(points)
+    if kind.split("/")[0] in _FLAT_MEMORY:
+        return max(y for _, y in points), 0.0
+    return fit_line(points, proportional=False)
 
 
 def schedule(durations, threads, needs, cores):
@@ -221,7 +237,7 @@ def plan(runs, target_files, target_jobs, cores, profile):
     cluster accounts."""
     points = measured_points(runs)
     config = load_configs(target_files)
-    lines = {kind: {name: fit_line(values) for name, values in measures.items()} for kind, measures in points.items()}
+    lines = {kind: {name: _fit(kind, name, values) for name, values in measures.items()} for kind, measures in points.items()}
     resources = _profile_resources(profile)
     producer = {path: index for index, job in enumerate(target_jobs) for path in job["output"]}
     predicted, missing = [], set()
@@ -234,7 +250,8 @@ def plan(runs, target_files, target_jobs, cores, profile):
             missing.add(kind)
             predicted.append({name: 0.0 for name in MEASURES})
             continue
-        predicted.append({name: intercept + slope * events for name, (intercept, slope) in lines[kind].items()})
+        # a measure no job of the kind ever had a sample of (memory of sub-second jobs) counts as 0
+        predicted.append({name: intercept + slope * events for name, (intercept, slope) in lines[kind].items()} | {name: 0.0 for name in MEASURES if name not in lines[kind]})
     if missing:
         raise InvalidInput(f"no measured job of the kinds {sorted(missing)}: run a config that has them")
     rules = {}
