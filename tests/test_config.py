@@ -153,6 +153,9 @@ def test_unfolding_and_mass_points_must_name_samples_of_the_right_channel(config
     config["fits"]["tagged_search"]["mass_points"]["wprime_5000"] = 5000
     with pytest.raises(InvalidConfig, match="fits.tagged_search.mass_points: unknown sample 'wprime_5000'"):
         check_config(config)
+    config["fits"]["tagged_search"]["mass_points"] = {"wprime_xy": 3500, "wprime_3000": 3500}
+    with pytest.raises(InvalidConfig, match="fits.tagged_search.mass_points: the mass 3500 is given to wprime_xy, wprime_3000"):
+        check_config(config)
 
 
 def test_nsbi_needs_dijet_samples_and_an_increasing_window(config):

@@ -45,15 +45,17 @@ rule process:
     wildcards: sample=sig
     threads: 2
 
-localrule train:
+rule train:
     input: results/columns/sig.parquet, results/columns/qcd.parquet
     output: results/train/model.json
     benchmark: benchmarks/train.tsv
+    resources: tmpdir=/tmp, mem_mb=3000, mem=3 GB, slurm_account=, runtime=5
 
 localrule summary:
     input: results/train/model.json
     output: results/summary.json
     benchmark: benchmarks/summary.tsv
+    resources: mem_mb=2000, runtime=60
 
 localrule all:
     input: results/summary.json
@@ -67,6 +69,7 @@ def test_dry_run_jobs_and_the_events_each_handles():
     assert [job["rule"] for job in jobs] == ["generate"] * 3 + ["process"] * 2 + ["train", "summary", "all"]
     assert jobs[0]["wildcards"] == {"sample": "qcd", "shard": "0"} and jobs[0]["threads"] == 1 and jobs[3]["threads"] == 2
     assert jobs[3]["input"] == ["data/generated/qcd/0.root", "data/generated/qcd/1.root"] and jobs[7]["benchmark"] is None
+    assert jobs[5]["resources"] == {"tmpdir": "/tmp", "mem_mb": "3000", "mem": "3 GB", "slurm_account": "", "runtime": "5"}
     # a shard its own events; processing its sample's; training and what follows it both samples'
     assert job_events(jobs, CONFIG) == [100, 100, 50, 200, 50, 250, 250, 250]
 
@@ -90,6 +93,8 @@ def test_schedule_of_a_small_dag_by_hand():
     # a two-thread job waits for both cores: A (1 core, 3 s) then C (2 cores): 3 + 4, B and D beside A
     assert schedule(durations, [1, 1, 2, 1], needs, 2) == 7.0
     assert schedule([5.0, 1.0], [2, 1], [[], []], 2) == 6.0
+    # a job reading two files of one job waits for the other one too
+    assert schedule([1.0, 10.0, 1.0], [1, 1, 1], [[], [], [0, 0, 1]], 2) == 11.0
 
 
 def _write_benchmarks(folder, costs):
@@ -127,10 +132,8 @@ def test_plan_extrapolates_each_kind_of_job_and_checks_the_profile(tmp_path):
         extra = "".join(block.format("qcd", i) for i in range(2, 2 * scale)) + "".join(block.format("sig", i) for i in range(1, scale))
         return parse_jobs(extra + text)
 
-    profile = tmp_path / "profile.yaml"
-    profile.write_text(yaml.safe_dump({"default-resources": {"mem_mb": 2000, "runtime": 60}, "set-resources": {"train": {"mem_mb": 3000, "runtime": 5}}}))
     runs = [(small, [configs["small"]], jobs), (large, [configs["large"]], scaled_jobs(2))]
-    result = plan(runs, [configs["target"]], scaled_jobs(10), 4, profile)
+    result = plan(runs, [configs["target"]], scaled_jobs(10), 4)
     rules = result["rules"]
     # 20 qcd shards at 10 s and 10 sig shards at 5 s; processing 1 + 0.01 x 2000 and 1 + 0.01 x 500 s
     assert rules["generate"]["jobs"] == 30 and rules["generate"]["cpu_h"] == pytest.approx(250 / 3600, abs=1e-3)
@@ -147,8 +150,28 @@ def test_plan_extrapolates_each_kind_of_job_and_checks_the_profile(tmp_path):
     assert result["wall_h"] * 3600 == pytest.approx(334, abs=0.5)
     assert result["critical_path_h"] == pytest.approx((10 + 21 + 252 + 1) / 3600, abs=0.01)
 
+    # no cost is negative, and no rule's CPU exceeds its wall time on its threads
+    assert all(rule["cpu_h"] >= 0 and rule["core_h"] >= rule["cpu_h"] / rule["threads"] - 1e-9 for rule in rules.values())
+
     with pytest.raises(InvalidInput, match="train"):
-        plan([(small, [configs["small"]], [job for job in jobs if job["rule"] != "train"])], [configs["target"]], scaled_jobs(10), 4, profile)
+        plan([(small, [configs["small"]], [job for job in jobs if job["rule"] != "train"])], [configs["target"]], scaled_jobs(10), 4)
+
+
+def test_bad_benchmark_files_and_runs_are_named(tmp_path):
+    from mlhep.bench.plan import measured_points, read_benchmark
+
+    header = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
+    cases = {"empty.tsv": (header, "empty benchmark file"), "word.tsv": (header + "1\t0\tabc\t1\t1\t1\t0\t0\t0\t1\n", "not a Snakemake benchmark file"), "short.tsv": (header + "1\t0\n", "not a Snakemake benchmark file")}
+    for name, (text, message) in cases.items():
+        (tmp_path / name).write_text(text)
+        with pytest.raises(InvalidInput, match=f"{name}: {message}"):
+            read_benchmark(tmp_path / name)
+    (tmp_path / "na.tsv").write_text(header + "2.5\t0\tNA\t1\t1\t1\t0\t0\t0\tNA\n")
+    assert read_benchmark(tmp_path / "na.tsv") == {"wall_s": 2.5}
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump(CONFIG))
+    with pytest.raises(InvalidInput, match=f"{tmp_path}: no benchmark file of any job"):
+        measured_points([(tmp_path, [config], parse_jobs(DRY_RUN))])
 
 
 def test_slice_scales_the_shards_of_generated_samples_only():

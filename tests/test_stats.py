@@ -755,5 +755,7 @@ def test_patchset_of_mass_points_round_trips_through_pyhf(tmp_path):
     other = build_workspace({"mjj": {"signal": SampleInput(np.ones(4), signal=True), "qcd": SampleInput(np.full(4, 50.0))}})
     with pytest.raises(InvalidConfig, match="'other' has another background than 'm1000'"):
         patchset([*points, ("other", 4000, other)], label="mass", description="toy", inspire="ins1234567")
+    with pytest.raises(InvalidConfig, match="'m1000' and 'again' have the same mass 1000"):
+        patchset([*points, ("again", 1000, points[1][2])], label="mass", description="toy", inspire="ins1234567")
     with pytest.raises(InvalidConfig, match="patchset fails pyhf's schema"):
         patchset(points, label="mass", description="toy", inspire="not-a-record")

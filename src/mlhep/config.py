@@ -147,8 +147,12 @@ def check_config(config):
     for name, analysis in config.get("fits", {}).items():
         for key in ("signal", "background"):
             _check_dijet_sample(config, f"fits.{name}.{key}", analysis[key])
-        for sample in analysis.get("mass_points", {}):
+        masses = analysis.get("mass_points", {})
+        for sample in masses:
             _check_dijet_sample(config, f"fits.{name}.mass_points", sample)
+        repeated = sorted({mass for mass in masses.values() if list(masses.values()).count(mass) > 1})
+        if repeated:
+            raise InvalidConfig(f"fits.{name}.mass_points: the mass {repeated[0]:g} is given to {', '.join(s for s, m in masses.items() if m == repeated[0])}; each point needs its own (its published patch is looked up by mass)")
         if analysis["tagger"] not in taggers:
             raise InvalidConfig(f"fits.{name}.tagger: unknown tagger '{analysis['tagger']}' (trained: {', '.join(taggers)})")
     nsbi = config.get("nsbi")

@@ -28,7 +28,7 @@ tests/mutation_equivalents.yaml (needs the mutation extra: pip install -e '.[mut
 plan: the cost of the run of --config (for example config/config.yaml config/full.yaml) on a
 cluster, from the Snakemake benchmark files of runs that were made (--run WORKDIR [CONFIG ...],
 repeatable; config/config.yaml is implied, other config files are relative to WORKDIR): per rule
-the jobs, CPU hours, longest job and peak memory against profiles/slurm's mem_mb and runtime, the
+the jobs, CPU hours, longest job and peak memory against the mem_mb and runtime profiles/slurm gives them, the
 total CPU hours and the wall time on --cores cores. --slice F writes data/bench/slice.yaml, the
 samples of --config with a fraction F of the shards, for a run to measure.
 Results go to results/benchmarks/NAME.json.
@@ -43,6 +43,7 @@ from pathlib import Path
 import yaml
 from snakemake.utils import update_config
 
+from mlhep.errors import MlhepError
 from mlhep.io import write_json
 
 _OUT = Path("results/benchmarks")
@@ -82,11 +83,17 @@ def _plan(parser, args, argv):
         return
     if not args.run:
         parser.error("plan: give at least one --run WORKDIR [CONFIG ...]")
-    runs = []
-    for workdir, *extra in args.run:
-        files = ["config/config.yaml", *extra]
-        runs.append((workdir, [str(Path(workdir) / f) for f in files], dry_run_jobs(files, workdir)))
-    result = plan(runs, args.config, dry_run_jobs(args.config), args.cores, "profiles/slurm/config.yaml")
+    if args.cores < 1:
+        parser.error("--cores: at least 1")
+    try:
+        runs = []
+        for workdir, *extra in args.run:
+            files = ["config/config.yaml", *extra]
+            runs.append((workdir, [str(Path(workdir) / f) for f in files], dry_run_jobs(files, workdir)))
+        result = plan(runs, args.config, dry_run_jobs(args.config, profile="profiles/slurm"), args.cores)
+    except MlhepError as error:
+        parser.exit(1, f"python -m mlhep.bench plan: {error}\n")
+    result["profile"] = "profiles/slurm"
     result["date"] = datetime.date.today().isoformat()
     result["command"] = "python -m mlhep.bench " + " ".join(argv if argv is not None else sys.argv[1:])
     write_json(result, _OUT / "plan.json")

@@ -46,29 +46,32 @@ def sliced(full, fraction):
     return {"samples": {name: {"shards": max(1, math.ceil(sample["shards"] * fraction))} for name, sample in full["samples"].items() if "shards" in sample}}
 
 
-def dry_run_jobs(configfiles, workdir="."):
-    """Every job of the DAG (``snakemake -n --forceall``), each a dict of its rule, wildcards,
-    threads, inputs, outputs and benchmark file."""
+def dry_run_jobs(configfiles, workdir=".", profile=None):
+    """Every job of the DAG (``snakemake -n --forceall``, with ``profile`` as the workflow
+    profile: the resources it gives each job), each a dict of its rule, wildcards, threads,
+    resources, inputs, outputs and benchmark file."""
+    if not Path(workdir, "Snakefile").is_file():
+        raise InvalidInput(f"{workdir}: not a checkout of the workflow (no Snakefile)")
     command = [sys.executable, "-m", "snakemake", "-n", "--forceall", "--cores", "64", "--configfile", *configfiles]
-    done = subprocess.run(command, cwd=workdir, capture_output=True, text=True)
+    done = subprocess.run(command + (["--workflow-profile", str(profile)] if profile else []), cwd=workdir, capture_output=True, text=True)
     if done.returncode:
-        raise InvalidInput(f"snakemake dry run with {configfiles} failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
+        raise InvalidInput(f"snakemake dry run in {workdir} with {configfiles} failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
     return parse_jobs(done.stdout)
 
 
 def parse_jobs(text):
     jobs, job = [], None
     for line in text.splitlines():
-        heading = re.fullmatch(r"(?:local)?rule (\w+):", line)
+        heading = re.fullmatch(r"(?:localrule|rule|checkpoint) (\w+):", line)
         if heading:
-            job = {"rule": heading[1], "wildcards": {}, "threads": 1, "input": [], "output": [], "benchmark": None}
+            job = {"rule": heading[1], "wildcards": {}, "threads": 1, "resources": {}, "input": [], "output": [], "benchmark": None}
             jobs.append(job)
         elif job is not None and line.startswith("    ") and ": " in line:
             key, value = line.strip().split(": ", 1)
             if key in ("input", "output"):
                 job[key] = value.split(", ")
-            elif key == "wildcards":
-                job["wildcards"] = dict(item.split("=", 1) for item in value.split(", "))
+            elif key in ("wildcards", "resources"):
+                job[key] = dict(item.split("=", 1) for item in value.split(", ") if "=" in item)
             elif key == "threads":
                 job["threads"] = int(value)
             elif key == "benchmark":
@@ -139,12 +142,17 @@ def fit_line(points, proportional=True):
 
 
 def read_benchmark(path):
-    with open(path, newline="") as handle:
-        rows = list(csv.DictReader(handle, delimiter="\t"))
-    if not rows:
-        raise InvalidInput(f"{path}: empty benchmark file")
-    row = rows[-1]
-    return {name: float(row[column]) if row[column] not in ("", "-", "NA") else 0.0 for name, column in MEASURES.items()}
+    """{measure: value} of the last row of a Snakemake benchmark file; a measure Snakemake did
+    not collect (NA) is left out."""
+    try:
+        with open(path, newline="") as handle:
+            rows = list(csv.DictReader(handle, delimiter="\t"))
+        row = rows[-1]
+        return {name: float(row[column]) for name, column in MEASURES.items() if row[column] not in ("NA", "-", "")}
+    except IndexError:
+        raise InvalidInput(f"{path}: empty benchmark file") from None
+    except (KeyError, TypeError, ValueError, UnicodeDecodeError) as error:
+        raise InvalidInput(f"{path}: not a Snakemake benchmark file ({type(error).__name__}: {error})") from None
 
 
 def measured_points(runs):
@@ -153,13 +161,17 @@ def measured_points(runs):
     points = defaultdict(lambda: defaultdict(list))
     for workdir, configfiles, jobs in runs:
         config = load_configs(configfiles)
+        measured = 0
         for job, events in zip(jobs, job_events(jobs, config)):
             path = Path(workdir) / job["benchmark"] if job["benchmark"] else None
             if path is None or not path.exists():
                 continue
+            measured += 1
             for name, value in read_benchmark(path).items():
                 if name != "rss_mb" or value >= _MIN_RSS_MB:
                     points[job_kind(job, config)][name].append((events, value))
+        if not measured:
+            raise InvalidInput(f"{workdir}: no benchmark file of any job of its config ({', '.join(map(str, configfiles))}) under {workdir}/benchmarks")
     return points
 
 
@@ -176,6 +188,9 @@ def schedule(durations, threads, needs, cores):
     longest path to the end first, each job holding its threads' cores for its duration.
     ``needs[i]`` are the jobs that must end before job i starts."""
     n = len(durations)
+    if cores < 1:
+        raise InvalidInput(f"schedule: {cores} cores")
+    needs = [sorted(set(before)) for before in needs]  # a job reading two files of one job waits for it once
     users = defaultdict(list)
     for index, before in enumerate(needs):
         for other in before:
@@ -183,7 +198,7 @@ def schedule(durations, threads, needs, cores):
     tail = [0.0] * n
     for index in reversed(_topological(needs)):
         tail[index] = durations[index] + max((tail[user] for user in users[index]), default=0.0)
-    waiting = [len(set(before)) for before in needs]
+    waiting = [len(before) for before in needs]
     ready = [(-tail[i], i) for i in range(n) if not waiting[i]]
     heapq.heapify(ready)
     running, free, now, ended = [], cores, 0.0, 0
@@ -221,16 +236,10 @@ def _topological(needs):
     return order
 
 
-def _profile_resources(profile):
-    settings = yaml.safe_load(Path(profile).read_text())
-    default = settings.get("default-resources", {})
-    per_rule = settings.get("set-resources", {})
-    return lambda rule: {key: (per_rule.get(rule) or {}).get(key, default.get(key)) for key in ("mem_mb", "runtime")}
-
-
-def plan(runs, target_files, target_jobs, cores, profile):
-    """The target config's jobs costed from the measured runs, per rule: jobs, CPU hours, the
-    longest job and the largest peak memory, against the SLURM profile's mem_mb and runtime;
+def plan(runs, target_files, target_jobs, cores):
+    """The target config's jobs (a dry run with the cluster's workflow profile, whose resources
+    each job carries) costed from the measured runs, per rule: jobs, CPU hours, the longest job
+    and the largest peak memory, against the mem_mb and runtime the job asks for;
     then the run's CPU hours and its wall time on ``cores`` cores. CPU hours are Snakemake's
     samples of the jobs' CPU time (each second for 30 s, then every 30 s: a long job's last
     seconds can be missed); core hours, each job's wall time times its threads, are what a
@@ -238,7 +247,6 @@ def plan(runs, target_files, target_jobs, cores, profile):
     points = measured_points(runs)
     config = load_configs(target_files)
     lines = {kind: {name: _fit(kind, name, values) for name, values in measures.items()} for kind, measures in points.items()}
-    resources = _profile_resources(profile)
     producer = {path: index for index, job in enumerate(target_jobs) for path in job["output"]}
     predicted, missing = [], set()
     for job, events in zip(target_jobs, job_events(target_jobs, config)):
@@ -250,26 +258,31 @@ def plan(runs, target_files, target_jobs, cores, profile):
             missing.add(kind)
             predicted.append({name: 0.0 for name in MEASURES})
             continue
-        # a measure no job of the kind ever had a sample of (memory of sub-second jobs) counts as 0
-        predicted.append({name: intercept + slope * events for name, (intercept, slope) in lines[kind].items()} | {name: 0.0 for name in MEASURES if name not in lines[kind]})
+        # a measure no job of the kind ever had a sample of (memory of sub-second jobs) counts as
+        # 0; a line with a negative intercept is 0 below its crossing; the CPU time, sampled,
+        # is at most the wall time on the job's threads
+        cost = {name: max(0.0, intercept + slope * events) for name, (intercept, slope) in lines[kind].items()}
+        cost = {name: cost.get(name, 0.0) for name in MEASURES}
+        cost["cpu_s"] = min(cost["cpu_s"], cost["wall_s"] * job["threads"])
+        predicted.append(cost)
     if missing:
         raise InvalidInput(f"no measured job of the kinds {sorted(missing)}: run a config that has them")
     rules = {}
     for job, cost in zip(target_jobs, predicted):
         if job["benchmark"] is None:
             continue
-        entry = rules.setdefault(job["rule"], {"jobs": 0, "cpu_h": 0.0, "core_h": 0.0, "max_job_wall_min": 0.0, "peak_rss_mb": 0.0, "threads": job["threads"]})
+        entry = rules.setdefault(job["rule"], {"jobs": 0, "cpu_h": 0.0, "core_h": 0.0, "max_job_wall_min": 0.0, "peak_rss_mb": 0.0, "threads": job["threads"], "asked_mem_mb": math.inf, "asked_runtime_min": math.inf})
         entry["jobs"] += 1
         entry["cpu_h"] += cost["cpu_s"] / 3600
         entry["core_h"] += cost["wall_s"] * job["threads"] / 3600
         entry["max_job_wall_min"] = max(entry["max_job_wall_min"], cost["wall_s"] / 60)
         entry["peak_rss_mb"] = max(entry["peak_rss_mb"], cost["rss_mb"])
-    for rule, entry in rules.items():
-        asked = resources(rule)
-        entry.update(profile_mem_mb=asked["mem_mb"], profile_runtime_min=asked["runtime"])
-        # a job's wall time was measured with another job beside it on 2 cores: the runtime
-        # asked must cover it, and the memory asked its peak with a fifth to spare
-        entry["profile_ok"] = bool(asked["mem_mb"] >= 1.2 * entry["peak_rss_mb"] and asked["runtime"] >= entry["max_job_wall_min"])
+        entry["asked_mem_mb"] = min(entry["asked_mem_mb"], float(job["resources"].get("mem_mb", 0)))
+        entry["asked_runtime_min"] = min(entry["asked_runtime_min"], float(job["resources"].get("runtime", 0)))
+    for entry in rules.values():
+        # the memory asked covers the peak with a fifth to spare, the runtime the longest job
+        # (its wall time measured with another job beside it on 2 cores)
+        entry["profile_ok"] = bool(entry["asked_mem_mb"] >= 1.2 * entry["peak_rss_mb"] and entry["asked_runtime_min"] >= entry["max_job_wall_min"])
         entry["cpu_h"] = round(entry["cpu_h"], 3)
         entry["core_h"] = round(entry["core_h"], 3)
         entry["max_job_wall_min"] = round(entry["max_job_wall_min"], 2)
@@ -280,7 +293,6 @@ def plan(runs, target_files, target_jobs, cores, profile):
         "target": list(target_files),
         "runs": [{"workdir": str(workdir), "config": list(files), "jobs_measured": sum(1 for job in jobs if job["benchmark"] and (Path(workdir) / job["benchmark"]).exists())} for workdir, files, jobs in runs],
         "cores": cores,
-        "profile": str(profile),
         "jobs": sum(entry["jobs"] for entry in rules.values()),
         "cpu_h": round(sum(entry["cpu_h"] for entry in rules.values()), 2),
         "core_h": round(sum(entry["core_h"] for entry in rules.values()), 2),

@@ -135,9 +135,11 @@ def run_search(settings, signal_columns, background_columns, tagger_folder, fit_
         for sample, (_, fitted) in sorted(points.items(), key=lambda item: masses.get(item[0]) or 0)
     ]
     write_json(limits, f"{fit_dir}/limits.json")
-    labelled = [(point["sample"], point["mass"] if point["mass"] is not None else point["sample"], points[point["sample"]][0]) for point in limits]
-    description = f"tagged m_jj search ({settings.tagger} at {settings.signal_efficiency:g} signal efficiency) for {settings.signal}-like resonances over {settings.background}; one patch per mass point (GeV)"
-    background_only, patches = patchset(labelled, label="mass", description=description, inspire=settings.inspire)
+    # a patch per mass point, looked up by its mass; by the sample's name when the scan has no masses
+    by_mass = all(point["mass"] is not None for point in limits)
+    labelled = [(point["sample"], point["mass"] if by_mass else point["sample"], points[point["sample"]][0]) for point in limits]
+    description = f"tagged m_jj search ({settings.tagger} at {settings.signal_efficiency:g} signal efficiency) for {settings.signal}-like resonances over {settings.background}; one patch per " + ("mass point (GeV)" if by_mass else "signal sample")
+    background_only, patches = patchset(labelled, label="mass" if by_mass else "sample", description=description, inspire=settings.inspire)
     write_json(background_only, f"{fit_dir}/bkgonly.json")
     write_json(patches, f"{fit_dir}/patchset.json")
     impacts = ranking(spec)

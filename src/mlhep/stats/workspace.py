@@ -216,6 +216,11 @@ def patchset(points, *, label, description, inspire):
     """
     if not points:
         raise InvalidConfig("patchset: no workspaces")
+    seen = {}
+    for name, value, _ in points:
+        if value in seen:
+            raise InvalidConfig(f"patchset: '{seen[value]}' and '{name}' have the same {label} {value}: a patch is looked up by its value")
+        seen[value] = name
     base = background_only(points[0][2])
     for name, _, spec in points[1:]:
         if background_only(spec) | {"observations": None} != base | {"observations": None}:
