@@ -12,8 +12,10 @@ $(STAMP): pyproject.toml
 	$(VENV)/bin/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
+# the analysis, then its HTML report (results/report.html)
 run: $(STAMP)
 	$(VENV)/bin/snakemake --cores $(CORES) --workflow-profile profiles/default
+	$(VENV)/bin/snakemake --report results/report.html
 
 mini: $(STAMP)
 	$(VENV)/bin/snakemake --cores $(CORES) --workflow-profile profiles/default --configfile config/mini.yaml
