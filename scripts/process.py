@@ -23,3 +23,10 @@ if __name__ == "__main__":  # the dask executor's worker processes import this s
             processing["skipbadfiles"],
             dict(snakemake.output),
         )
+    # Every output is written and closed. In 2 of 5 mini runs on 2026-12-02 this job then died
+    # of SIGABRT ("terminate called without an active exception": a native thread destroyed
+    # while running) after all three outputs were complete, the known way Arrow's thread pools
+    # can end at interpreter teardown (apache/arrow#34314); leaving without the teardown cannot.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)

@@ -88,11 +88,11 @@ def test_final_outputs_exist_and_are_well_formed(workflow_run):
     assert list(unfolding["observables"]) == observables and unfolding["iterations"] == 2
     assert all(set(metrics) == {"omnifold", "ibu", "prior"} and all(v >= 0 for v in metrics.values()) for metrics in unfolding["observables"].values())
     weights = pd.read_parquet(workflow_run / "results/unfolding/weights.parquet")
-    assert list(weights.columns) == ["event", "pass_truth", "nominal", "bootstrap_0", "bootstrap_1", "jes_up"]
+    assert list(weights.columns) == ["event", "generator_weight", "pass_truth", *(f"truth_{o}" for o in observables), "nominal", "bootstrap_0", "bootstrap_1", "jes_up"]
     assert np.all(np.isfinite(weights.nominal)) and weights.nominal[weights.pass_truth].mean() == pytest.approx(1.0, abs=0.3)
     # the data unfolded with the alternative simulation too: its per-event weights, and a modelling shift
     model = pd.read_parquet(workflow_run / "results/unfolding/model_weights.parquet")
-    assert list(model.columns) == ["event", "pass_truth", "model"] and np.all(np.isfinite(model.model))
+    assert list(model.columns)[:3] == ["event", "generator_weight", "pass_truth"] and list(model.columns)[-1] == "model" and np.all(np.isfinite(model.model))
     assert list(unfolding["uncertainties"]) == observables
     assert all(sizes["model"] > 0 and sizes["detector"] >= 0 and sizes["statistical"] > 0 for sizes in unfolding["uncertainties"].values())
     assert unfolding["omnifold_runs"] == 5  # nominal, 2 bootstrap replicas, jes_up, the alternative simulation
@@ -142,6 +142,28 @@ def test_published_likelihoods_refit_to_the_stage_limits(workflow_run):
         assert refit["upper_limit_exp"] == pytest.approx(point["upper_limit_exp"], abs=1e-6)
 
 
+def test_the_weights_file_alone_gives_every_unfolded_histogram(workflow_run):
+    """docs/UNFOLDING.md's example (issue 25): the OmniFold histograms of unfolded.root from
+    weights.parquet alone, numpy's histogram of each truth column with the weights; and the
+    metadata that made them."""
+    import pyarrow.parquet as pq
+
+    path = workflow_run / "results/unfolding/weights.parquet"
+    weights = pd.read_parquet(path)
+    metadata = json.loads(pq.read_schema(path).metadata[b"mlhep"])
+    assert metadata["iterations"] == 2 and metadata["mlhep_version"] == "0.1.0" and len(metadata["settings_sha256"]) == 64
+    assert metadata["weights"] == ["nominal", "bootstrap_0", "bootstrap_1", "jes_up"] and metadata["network"]["hidden"] == [16]
+    unfolded = uproot.open(workflow_run / "results/unfolding/unfolded.root")
+    selected = weights[weights.pass_truth]
+    assert np.all(np.isfinite(selected.filter(like="truth_"))) and weights[~weights.pass_truth].filter(like="truth_").isna().all().all()
+    for observable in metadata["observables"]:
+        expected = unfolded[f"unfolded/{observable}/omnifold"]
+        counts, _ = np.histogram(selected[f"truth_{observable}"], expected.axis().edges(), weights=selected["nominal"])
+        assert counts / counts.sum() == pytest.approx(expected.values(), abs=1e-12)
+        prior, _ = np.histogram(selected[f"truth_{observable}"], expected.axis().edges(), weights=selected["generator_weight"])
+        assert prior / prior.sum() == pytest.approx(unfolded[f"unfolded/{observable}/prior"].values(), abs=1e-12)
+
+
 def test_unfolding_on_jet_constituents_reads_both_levels_of_the_processed_columns(workflow_run, tmp_path):
     """The unfold stage's constituent option on the mini workflow's columns: a Particle Flow
     Network unfolds the leading jets' constituents; IBU and the metrics stay on the observables."""
@@ -161,7 +183,7 @@ def test_unfolding_on_jet_constituents_reads_both_levels_of_the_processed_column
     summary = run_unfolding(settings, columns / "zjets_nominal.parquet", columns / "zjets_alt.parquet", 1, tmp_path, tmp_path / "plots")
     assert list(summary["observables"]) == settings["observables"] and summary["omnifold_runs"] == 1
     weights = pd.read_parquet(tmp_path / "weights.parquet")
-    assert list(weights.columns) == ["event", "pass_truth", "nominal"]
+    assert list(weights.columns) == ["event", "generator_weight", "pass_truth", *(f"truth_{o}" for o in settings["observables"]), "nominal"]
     assert np.all(np.isfinite(weights.nominal)) and weights.nominal[weights.pass_truth].mean() == pytest.approx(1.0, abs=0.3)
 
 

@@ -1,13 +1,17 @@
 """The unfolding stage: OmniFold and IBU of the Z+jet observables, uncertainties, metrics, plots."""
 
+import hashlib
+import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 import awkward as ak
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
-from mlhep import seeds
+from mlhep import __version__, seeds
 from mlhep.columns import padded_constituents, read_columns
 from mlhep.errors import EmptySelection
 from mlhep.io import atomic_path, write_hists, write_json
@@ -130,12 +134,32 @@ def unfold_events(sim, data, options, data_weights=None, seed=0):
     return omnifold(sim.reco_inputs, sim.truth_inputs, data.reco_inputs[selected], sim_weights=sim.weight, data_weights=weights, pass_reco=sim.pass_reco, pass_truth=sim.pass_truth, seed=seed, **options)
 
 
-def _weights_table(events, weights, path):
-    """Per event of ``events`` (a simulation): event number, pass_truth and each named set of
-    OmniFold weights times the generator weight."""
-    table = pd.DataFrame({"event": events.event, "pass_truth": events.pass_truth, **{name: values * events.weight for name, values in weights.items()}})
+WEIGHTS_METADATA_KEY = b"mlhep"
+
+
+def _weights_table(events, weights, path, observables, settings, options):
+    """Per event of ``events`` (a simulation): event number, generator weight, pass_truth, each
+    unfolded observable at particle level (``truth_{name}``, NaN where the event fails the
+    truth selection) and each named set of OmniFold weights times the generator weight; the
+    schema's metadata (key ``mlhep``, JSON) holds what made them. docs/UNFOLDING.md has the
+    schema, and how any unfolded histogram follows from this file alone."""
+    truth = np.where(events.pass_truth[:, None], events.truth, np.nan)
+    frame = pd.DataFrame({
+        "event": events.event, "generator_weight": events.weight, "pass_truth": events.pass_truth,
+        **{f"truth_{name}": truth[:, column] for column, name in enumerate(observables)},
+        **{name: values * events.weight for name, values in weights.items()},
+    })
+    network = {key: (asdict(value) if key == "train" else value) for key, value in options.items()}
+    metadata = {
+        "mlhep_version": __version__,
+        "settings_sha256": hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest(),
+        "iterations": options["iterations"], "network": network, "observables": list(observables),
+        "weights": [name for name in weights], "bins": settings["bins"],
+    }
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    table = table.replace_schema_metadata({**table.schema.metadata, WEIGHTS_METADATA_KEY: json.dumps(metadata, default=str).encode()})
     with atomic_path(path) as tmp:
-        table.to_parquet(tmp, index=False)
+        pq.write_table(table, tmp)
 
 
 def _all_weights(settings, sim, data, options, seed, load_variation):
@@ -178,9 +202,10 @@ def run_unfolding(settings, simulation_path, data_path, seed, out_dir, plot_dir,
     """Unfold the data's reco observables (or, with ``constituents``, its leading jets'
     constituents) with the simulation, its truth the answer; both samples' columns in memory.
 
-    Writes to ``out_dir``: weights.parquet (per simulated event: event number, pass_truth and
-    the particle-level weights x generator weight: nominal, ensemble_k (the last step with
-    network k alone, when the ensemble has more than one), bootstrap_k and one per systematic);
+    Writes to ``out_dir``: weights.parquet (per simulated event: event number, generator
+    weight, pass_truth, the observables at particle level and the particle-level weights x
+    generator weight: nominal, ensemble_k (the last step with network k alone, when the ensemble
+    has more than one), bootstrap_k and one per systematic; docs/UNFOLDING.md);
     with ``alternative_path`` (another simulation's columns) the data are unfolded with it too:
     its weights go to model_weights.parquet (per event of that sample, column "model") and the
     difference of its unfolded histograms to the nominal ones is the model systematic;
@@ -199,12 +224,12 @@ def run_unfolding(settings, simulation_path, data_path, seed, out_dir, plot_dir,
     sim = simulation["nominal"]
     started = time.perf_counter()
     nominal, weights = _all_weights(settings, sim, data, options, seed, simulation.get)
-    _weights_table(sim, weights, f"{out_dir}/weights.parquet")
+    _weights_table(sim, weights, f"{out_dir}/weights.parquet", observables, settings, options)
     alternative = model_weights = None
     if alternative_path is not None:
         alternative = load(alternative_path)["nominal"]
         model_weights = unfold_events(alternative, data, options, seed=seed).weights
-        _weights_table(alternative, {"model": model_weights}, f"{out_dir}/model_weights.parquet")
+        _weights_table(alternative, {"model": model_weights}, f"{out_dir}/model_weights.parquet", observables, settings, options)
     omnifold_s = time.perf_counter() - started
     metrics, uncertainties, hists = {}, {}, {}
     for column, observable in enumerate(observables):
