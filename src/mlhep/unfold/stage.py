@@ -202,10 +202,9 @@ def run_unfolding(settings, simulation_path, data_path, seed, out_dir, plot_dir,
     """Unfold the data's reco observables (or, with ``constituents``, its leading jets'
     constituents) with the simulation, its truth the answer; both samples' columns in memory.
 
-    Writes to ``out_dir``: weights.parquet (per simulated event: event number, generator
-    weight, pass_truth, the observables at particle level and the particle-level weights x
-    generator weight: nominal, ensemble_k (the last step with network k alone, when the ensemble
-    has more than one), bootstrap_k and one per systematic; docs/UNFOLDING.md);
+    Writes to ``out_dir``: weights.parquet (docs/UNFOLDING.md: per simulated event its number,
+    generator weight, pass_truth, observables at particle level and the weights x generator
+    weight: nominal, ensemble_k (network k alone), bootstrap_k and one per systematic);
     with ``alternative_path`` (another simulation's columns) the data are unfolded with it too:
     its weights go to model_weights.parquet (per event of that sample, column "model") and the
     difference of its unfolded histograms to the nominal ones is the model systematic;
