@@ -52,7 +52,7 @@ def dry_run_jobs(configfiles, workdir=".", profile=None):
     resources, inputs, outputs and benchmark file."""
     if not Path(workdir, "Snakefile").is_file():
         raise InvalidInput(f"{workdir}: not a checkout of the workflow (no Snakefile)")
-    command = [sys.executable, "-m", "snakemake", "-n", "--forceall", "--cores", "64", "--configfile", *configfiles]
+    command = [sys.executable, "-m", "snakemake", "-n", "--forceall", "--nolock", "--cores", "64", "--configfile", *configfiles]
     done = subprocess.run(command + (["--workflow-profile", str(profile)] if profile else []), cwd=workdir, capture_output=True, text=True)
     if done.returncode:
         raise InvalidInput(f"snakemake dry run in {workdir} with {configfiles} failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
