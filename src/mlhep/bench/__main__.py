@@ -41,7 +41,6 @@ import sys
 from pathlib import Path
 
 import yaml
-from snakemake.utils import update_config
 
 from mlhep.errors import MlhepError
 from mlhep.io import write_json
@@ -50,9 +49,9 @@ _OUT = Path("results/benchmarks")
 
 
 def _load_config(files, events):
-    config = {}
-    for path in files:
-        update_config(config, yaml.safe_load(Path(path).read_text()))
+    from mlhep.bench.plan import load_configs
+
+    config = load_configs(files)
     for sample in config["samples"].values():
         sample["events_per_shard"] = events
     return config

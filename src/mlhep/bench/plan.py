@@ -4,6 +4,7 @@ were made (their Snakemake benchmark files), then applied to the jobs of the tar
 dry run) and scheduled on a number of cluster cores."""
 
 import csv
+import graphlib
 import heapq
 import math
 import re
@@ -196,7 +197,7 @@ def schedule(durations, threads, needs, cores):
         for other in before:
             users[other].append(index)
     tail = [0.0] * n
-    for index in reversed(_topological(needs)):
+    for index in reversed(list(graphlib.TopologicalSorter(dict(enumerate(needs))).static_order())):
         tail[index] = durations[index] + max((tail[user] for user in users[index]), default=0.0)
     waiting = [len(before) for before in needs]
     ready = [(-tail[i], i) for i in range(n) if not waiting[i]]
@@ -215,25 +216,6 @@ def schedule(durations, threads, needs, cores):
             if not waiting[user]:
                 heapq.heappush(ready, (-tail[user], user))
     return now
-
-
-def _topological(needs):
-    order, seen = [], set()
-    for start in range(len(needs)):
-        stack = [(start, iter(needs[start]))]
-        if start in seen:
-            continue
-        seen.add(start)
-        while stack:
-            node, rest = stack[-1]
-            child = next(rest, None)
-            if child is None:
-                order.append(node)
-                stack.pop()
-            elif child not in seen:
-                seen.add(child)
-                stack.append((child, iter(needs[child])))
-    return order
 
 
 def plan(runs, target_files, target_jobs, cores):

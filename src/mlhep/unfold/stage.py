@@ -1,6 +1,5 @@
 """The unfolding stage: OmniFold and IBU of the Z+jet observables, uncertainties, metrics, plots."""
 
-import hashlib
 import json
 import time
 from dataclasses import asdict, dataclass, field
@@ -14,7 +13,7 @@ import pyarrow.parquet as pq
 from mlhep import __version__, seeds
 from mlhep.columns import padded_constituents, read_columns
 from mlhep.errors import EmptySelection
-from mlhep.io import atomic_path, write_hists, write_json
+from mlhep.io import atomic_path, json_sha256, write_hists, write_json
 from mlhep.ml.training import TrainConfig
 from mlhep.process.common import new_hist
 from mlhep.process.zjets import OBSERVABLES
@@ -152,7 +151,7 @@ def _weights_table(events, weights, path, observables, settings, options):
     network = {key: (asdict(value) if key == "train" else value) for key, value in options.items()}
     metadata = {
         "mlhep_version": __version__,
-        "settings_sha256": hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest(),
+        "settings_sha256": json_sha256(settings),
         "iterations": options["iterations"], "network": network, "observables": list(observables),
         "weights": [name for name in weights], "bins": settings["bins"],
     }
