@@ -18,6 +18,7 @@ include: "workflow/rules/unfold.smk"
 include: "workflow/rules/nsbi.smk"
 include: "workflow/rules/anomaly.smk"
 include: "workflow/rules/fit.smk"
+include: "workflow/rules/publish.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/manifest.smk"
 
@@ -25,6 +26,7 @@ include: "workflow/rules/manifest.smk"
 # tables of finished results, a second's work: on a cluster they run beside Snakemake, not in the queue
 localrules:
     cutflow_table,
+    hepdata,
     metrics_table,
 
 

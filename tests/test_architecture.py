@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "src"
 
 FOUNDATIONS = {"mlhep", "mlhep.errors", "mlhep.io", "mlhep.seeds", "mlhep.checks", "mlhep.columns", "mlhep.config", "mlhep.plotting"}
-LIBRARIES = ("generate", "process", "ml", "stats", "anomaly", "unfold", "nsbi")
+LIBRARIES = ("generate", "process", "ml", "stats", "anomaly", "unfold", "nsbi", "publish")
 WHOLE_RUN_STAGES = {"mlhep.report", "mlhep.manifest"}  # the report and the manifest of every output
 MAX_STAGE_FUNCTION_LINES = 60
 # a noqa comment names its codes and, in parentheses, why (as the one in stats/fit.py)

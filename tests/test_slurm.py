@@ -155,7 +155,7 @@ def test_slurm_profile_gives_every_job_its_resources(mini_jobs):
     assert {job.rule.name for job in mini_jobs} == {
         "generate", "validate_generation", "process", "train_tagger", "summarize_taggers", "fit_search",
         "unfold", "nsbi", "anomaly_run", "anomaly_window", "anomaly_summary", "manifest",
-    }  # cutflow_table and metrics_table are localrules
+    }  # cutflow_table, hepdata and metrics_table are localrules
     for job in mini_jobs:
         options = slurm_doc.sbatch_options(job)
         assert int(options["--cpus-per-task"]) == job.threads, (job.rule.name, options)

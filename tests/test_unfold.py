@@ -340,6 +340,33 @@ def test_scorecard_with_the_exact_density_ratio_reaches_the_noise_floor():
     assert auc["prior"] - auc["floor"] > 0.06 and abs(auc["omnifold"] - auc["floor"]) < 0.03
 
 
+def test_a_reference_sample_judges_the_methods_on_the_truth_not_on_the_datas_fluctuations():
+    """With a perfect detector (reco = truth) IBU returns the data's own truth histogram: judged
+    against that truth it scores 0, far below the noise floor, however the data fluctuated.
+    Judged against an independent reference sample of the data's density it scores exactly the
+    floor (the data's own truth against the reference), and the exact density ratio about as
+    well; the AUC floor is the data against the reference."""
+    from mlhep.unfold.scorecard import Scorecard
+
+    rng = np.random.default_rng(29)
+    sim, data, reference = gaussian_events(rng, 0.0, 8000), gaussian_events(rng, 0.5, 4000), gaussian_events(rng, 0.5, 4000)
+    for events in (sim, data, reference):
+        events.reco = events.truth.copy()
+    edges = {o: np.array([-7.0, -3, -2, -1, 0, 1, 2, 3, 7]) for o in "abc"}  # every bin filled in the simulation
+    own = Scorecard(sim, data, ["a", "b", "c"], edges, seed=1, floor_splits=4)
+    fair = Scorecard(sim, data, ["a", "b", "c"], edges, seed=1, floor_splits=4, reference=reference)
+    for name in ("a", "b", "c"):
+        assert own.ibu[name] == pytest.approx(0.0, abs=1e-9) and own.floor[name] > 0.05
+        assert fair.ibu[name] == pytest.approx(fair.floor[name], rel=1e-9) and fair.floor[name] > 0.05
+        assert fair.prior[name] != own.prior[name]
+    x = sim.truth
+    exact = np.exp(-0.5 * (x[:, 0] - 0.5) ** 2 + 0.5 * x[:, 0] ** 2 - 0.5 * (x[:, 1] - 0.25 * x[:, 0]) ** 2 + 0.5 * x[:, 1] ** 2)
+    judged = fair.judge(exact)
+    for section in ("observables", "unfolded_never"):
+        assert sum(f["omnifold"] for f in judged[section].values()) < 1.5 * sum(f["floor"] for f in judged[section].values())
+    assert abs(fair.auc_floor - 0.5) < 0.03 and judged["auc_joint"]["prior"] - fair.auc_floor > 0.06
+
+
 def test_ensemble_weights_average_the_last_step_networks():
     """With the whole ensemble, ensemble_weights gives the result's weights; with one network,
     that network's own weights (member_weights)."""
@@ -379,6 +406,14 @@ def test_variations_config_is_valid_and_holds_out_variations_it_was_not_tuned_on
         check_variations(config)
     config["unfolding"]["variations"]["zjets_nominal"] = {"held_out": False}
     with pytest.raises(InvalidConfig, match="zjets_nominal: is the simulation"):
+        check_variations(config)
+    references = {name: v["reference"] for name, v in load_config("config.yaml", "benchmark.yaml")["unfolding"]["variations"].items() if "reference" in v}
+    assert set(references) == {name for name, held in held_out.items() if held}
+    config["unfolding"]["variations"] = {"zjets_alt": {"held_out": False}, "zjets_mpi": {"held_out": True, "reference": "zjets_hadronization"}}
+    with pytest.raises(InvalidConfig, match="zjets_mpi.reference: zjets_hadronization is not generated as zjets_mpi"):
+        check_variations(config)
+    config["unfolding"]["variations"]["zjets_mpi"]["reference"] = "zjets_nowhere"
+    with pytest.raises(InvalidConfig, match="'zjets_nowhere' is not another sample"):
         check_variations(config)
     # the per-seed figures of one variation as the median and 16-84 % band
     runs = [{"observables": {"m": {"omnifold": v, "ibu": 2.0, "prior": 9.0}}, "unfolded_never": {}, "auc_joint": {"omnifold": 0.5, "prior": 0.6, "floor": 0.5}} for v in (1.0, 2.0, 3.0)]

@@ -117,7 +117,7 @@ def test_final_outputs_exist_and_are_well_formed(workflow_run):
     table = (workflow_run / "results/cutflow/cutflow.csv").read_text().splitlines()
     assert table[0].startswith("sample,channel,step,events") and len(table) > 16
     logs = {p.relative_to(workflow_run / "logs").parts[0].removesuffix(".log") for p in (workflow_run / "logs").rglob("*.log")}
-    assert logs == {"generate", "validate_generation", "process", "cutflow_table", "train_tagger", "summarize_taggers", "fit_search", "metrics_table", "unfold", "nsbi", "anomaly", "anomaly_window", "anomaly_summary", "manifest"}
+    assert logs == {"generate", "validate_generation", "process", "cutflow_table", "train_tagger", "summarize_taggers", "fit_search", "metrics_table", "unfold", "nsbi", "anomaly", "anomaly_window", "anomaly_summary", "hepdata", "manifest"}
     assert len(list((workflow_run / "benchmarks").rglob("*.tsv"))) == len(list((workflow_run / "logs").rglob("*.log")))
 
 
@@ -140,6 +140,56 @@ def test_published_likelihoods_refit_to_the_stage_limits(workflow_run):
             refit = fit_workspace(dict(patches.apply(background_only, (point["mass"],))))
         assert refit["upper_limit_obs"] == pytest.approx(point["upper_limit_obs"], abs=1e-6)
         assert refit["upper_limit_exp"] == pytest.approx(point["upper_limit_exp"], abs=1e-6)
+
+
+@pytest.mark.filterwarnings("ignore::ResourceWarning")  # hepdata-validator leaves the files it reads open
+def test_the_hepdata_record_validates_and_holds_the_runs_numbers(workflow_run):
+    """results/hepdata (issue 25) passes hepdata-validator, and its tables hold the run's numbers:
+    the unfolded densities times the bin widths are unfolded.root's OmniFold histograms, their
+    three uncertainties add in quadrature to its errors, each covariance's diagonal is that
+    uncertainty squared; the limits are limits.json's; each tagger's background efficiency at
+    50 % signal efficiency is scikit-learn's ROC curve interpolated there."""
+    import pyarrow.parquet as pq
+    import uproot
+    import yaml
+    from hepdata_validator.full_submission_validator import FullSubmissionValidator
+    from sklearn.metrics import roc_curve
+
+    folder = workflow_run / "results/hepdata"
+    validator = FullSubmissionValidator()
+    assert validator.validate(directory=str(folder)), validator.get_messages()
+    read = lambda name: yaml.safe_load((folder / f"{name}.yaml").read_text())
+    tables = [d["name"] for d in yaml.safe_load_all((folder / "submission.yaml").read_text()) if "name" in d]
+    assert {"Unfolded mass", "Covariance of unfolded lnrho", "Limits tagged_search", "Cutflow dijet", "Cutflow zjets", "Tagger ROC curves"} <= set(tables)
+    with uproot.open(workflow_run / "results/unfolding/unfolded.root") as file:
+        for observable in ("mass", "multiplicity", "width", "tau21", "zg", "lnrho"):
+            histogram, table = file[f"unfolded/{observable}/omnifold"], read(f"unfolded_{observable}")
+            widths = np.diff(histogram.axis().edges())
+            dependent = table["dependent_variables"][0]["values"]
+            np.testing.assert_allclose([v["value"] for v in dependent] * widths, histogram.values(), rtol=1e-6, atol=1e-12)
+            labels = ("stat", "sys,detector", "sys,modelling")  # hepdata_lib leaves out zero uncertainties
+            errors = np.array([[{e["label"]: e["symerror"] for e in v.get("errors", [])}.get(label, 0.0) for label in labels] for v in dependent]) * widths[:, None]
+            np.testing.assert_allclose(np.hypot.reduce(errors, axis=1), np.sqrt(histogram.variances()), rtol=1e-6, atol=1e-12)
+            covariance = read(f"covariance_of_unfolded_{observable}")["dependent_variables"]
+            stat = np.array([v["value"] for v in covariance[1]["values"]]).reshape(len(widths), len(widths))
+            assert covariance[1]["header"]["name"] == "covariance (statistical)"
+            np.testing.assert_allclose(np.sqrt(np.diag(stat)) * widths, errors[:, 0], rtol=1e-6, atol=1e-12)
+    limits = sorted(json.loads((workflow_run / "results/fits/tagged_search/limits.json").read_text()), key=lambda p: p["mass"])
+    table = read("limits_tagged_search")
+    assert [v["value"] for v in table["independent_variables"][0]["values"]] == [p["mass"] for p in limits]
+    expected, observed = table["dependent_variables"]
+    np.testing.assert_allclose([v["value"] for v in observed["values"]], [p["upper_limit_obs"] for p in limits], rtol=1e-7)
+    np.testing.assert_allclose([v["value"] + v["errors"][1]["asymerror"]["plus"] for v in expected["values"]], [p["upper_limit_exp"][4] for p in limits], rtol=1e-7)
+    roc = read("tagger_roc_curves")
+    efficiencies = [v["value"] for v in roc["independent_variables"][0]["values"]]
+    for curve in roc["dependent_variables"]:
+        tagger = curve["header"]["name"].split(":")[0]
+        scores = pq.read_table(workflow_run / f"results/taggers/{tagger}/scores.parquet").to_pandas()
+        eps_b, eps_s, _ = roc_curve(scores["label"], scores["score"], drop_intermediate=False)
+        above = np.searchsorted(eps_s, efficiencies)  # the first point reaching the efficiency, and the one before
+        fraction = (efficiencies - eps_s[above - 1]) / (eps_s[above] - eps_s[above - 1])
+        reference = eps_b[above - 1] + fraction * (eps_b[above] - eps_b[above - 1])
+        np.testing.assert_allclose([v["value"] for v in curve["values"]], reference, rtol=1e-6, atol=1e-12)
 
 
 def test_the_weights_file_alone_gives_every_unfolded_histogram(workflow_run):
@@ -234,22 +284,22 @@ def _planned_after_edit(workdir, old, new):
 
 def test_changing_one_sample_reruns_only_that_sample_and_its_descendants(workflow_run):
     planned = _planned_after_edit(workflow_run, "zjets_alt: {shards: 1, events_per_shard: 150}", "zjets_alt: {shards: 1, events_per_shard: 140}")
-    assert planned == {"generate": 1, "validate_generation": 1, "process": 1, "cutflow_table": 1, "unfold": 1, "metrics_table": 3, "manifest": 1, "all": 1}, planned
+    assert planned == {"generate": 1, "validate_generation": 1, "process": 1, "cutflow_table": 1, "unfold": 1, "metrics_table": 3, "hepdata": 1, "manifest": 1, "all": 1}, planned
 
 
 def test_changing_a_selection_reruns_only_the_processing_of_that_channel(workflow_run):
     planned = _planned_after_edit(workflow_run, "processing:\n", "processing:\n  channels:\n    zjets: {z_min_pt: 150.0}\n")
-    assert planned == {"process": 3, "cutflow_table": 1, "unfold": 1, "metrics_table": 2, "manifest": 1, "all": 1}, planned
+    assert planned == {"process": 3, "cutflow_table": 1, "unfold": 1, "metrics_table": 2, "hepdata": 1, "manifest": 1, "all": 1}, planned
 
 
 def test_changing_a_tagger_retrains_only_that_tagger(workflow_run):
     planned = _planned_after_edit(workflow_run, "bdt: {n_estimators: 20}", "bdt: {n_estimators: 21}")
-    assert planned == {"train_tagger": 1, "summarize_taggers": 1, "metrics_table": 1, "manifest": 1, "all": 1}, planned
+    assert planned == {"train_tagger": 1, "summarize_taggers": 1, "metrics_table": 1, "hepdata": 1, "manifest": 1, "all": 1}, planned
 
 
 def test_adding_a_lambda_trains_only_the_new_point_of_the_scan(workflow_run):
     planned = _planned_after_edit(workflow_run, "disco: {lambdas: [0, 30]", "disco: {lambdas: [0, 30, 50]")
-    assert planned == {"train_tagger": 1, "summarize_taggers": 1, "metrics_table": 1, "manifest": 1, "all": 1}, planned
+    assert planned == {"train_tagger": 1, "summarize_taggers": 1, "metrics_table": 1, "hepdata": 1, "manifest": 1, "all": 1}, planned
 
 
 def test_invalid_config_stops_with_the_key_named(workflow_run):

@@ -95,6 +95,7 @@ def manifest_inputs(wildcards=None):
     outputs = [*final_outputs(), *expand(rules.process.output, sample=SAMPLES), *rules.cutflow_table.output]
     outputs += [*expand(rules.train_tagger.output, model=TAGGERS), *rules.summarize_taggers.output]
     outputs += expand(rules.fit_search.output, analysis=FITS)
+    outputs += rules.hepdata.output
     if GENERATED:
         outputs += rules.validate_generation.output
     if UNFOLDING:

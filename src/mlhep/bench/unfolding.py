@@ -57,8 +57,9 @@ PERCENTILES = (16, 84)
 
 def check_variations(config):
     """The pseudo-data of ``unfolding.variations``: Z+jets samples of the config other than the
-    simulation, at least one of them held out and one not (the settings were chosen on those);
-    InvalidConfig otherwise. Returns {name: held_out}."""
+    simulation, at least one of them held out and one not (the settings were chosen on those),
+    each ``reference`` a different Z+jets sample generated the same way (process, parameters,
+    settings, filter); InvalidConfig otherwise. Returns {name: held_out}."""
     from mlhep.errors import InvalidConfig
 
     settings = config.get("unfolding") or {}
@@ -71,10 +72,24 @@ def check_variations(config):
             raise InvalidConfig(f"unfolding.variations.{name}: not a zjets-channel sample of the config")
         if name in (settings["simulation"], settings.get("alternative_simulation")):
             raise InvalidConfig(f"unfolding.variations.{name}: is the simulation (or the alternative one); name a pseudo-data sample")
+        _check_reference(config, name, variations[name].get("reference"))
     held_out = {name: bool(v["held_out"]) for name, v in variations.items()}
     if all(held_out.values()) or not any(held_out.values()):
         raise InvalidConfig("unfolding.variations: need variations the settings were chosen on (held_out: false) and held-out ones (held_out: true)")
     return held_out
+
+
+def _check_reference(config, name, reference):
+    from mlhep.errors import InvalidConfig
+
+    if reference is None:
+        return
+    how = lambda sample: {key: sample.get(key) for key in ("channel", "process", "parameters", "settings", "filter")}
+    other = config["samples"].get(reference)
+    if reference == name or other is None:
+        raise InvalidConfig(f"unfolding.variations.{name}.reference: {reference!r} is not another sample of the config")
+    if how(other) != how(config["samples"][name]):
+        raise InvalidConfig(f"unfolding.variations.{name}.reference: {reference} is not generated as {name} (channel, process, parameters, settings and filter must match)")
 
 
 def _spread(values, extra):
@@ -158,15 +173,17 @@ def _tf_run(sim, data, settings, seed, python, threads=2):
 
 def _variation(name, held_out, sim, load, settings, seeds, seed, tf_python):
     """Every figure of one pseudo-data variation: one OmniFold run per seed, their medians and
-    16-84 % bands, and with ``tf_python`` the TF package on the first seed."""
+    16-84 % bands, and with ``tf_python`` the TF package on the first seed; judged against the
+    truth of the variation's ``reference`` sample where it has one."""
     from mlhep.unfold.scorecard import Scorecard
     from mlhep.unfold.stage import observable_edges, omnifold_options
 
     data = load(name)
+    reference = settings["variations"][name].get("reference")
     edges = {o: observable_edges(o, settings["bins"]) for o in settings["observables"]}
-    card = Scorecard(sim, data, settings["observables"], edges, settings["ibu_iterations"], seed=seed)
+    card = Scorecard(sim, data, settings["observables"], edges, settings["ibu_iterations"], seed=seed, reference=reference and load(reference))
     runs = [_one_run(card, sim, data, omnifold_options(settings, s), s)[0] for s in seeds]
-    entry = {"held_out": held_out, **_aggregate(runs), "wins": [run["wins"] for run in runs], "data_events": int(data.pass_reco.sum()), "runs": runs}
+    entry = {"held_out": held_out, "truth": reference or "own", **_aggregate(runs), "wins": [run["wins"] for run in runs], "data_events": int(data.pass_reco.sum()), "runs": runs}
     if card.missing:
         entry["unfolded_never_missing"] = card.missing
     if tf_python:

@@ -46,9 +46,17 @@ def _clipped(values, edges):
 
 class Scorecard:
     """The answers and references against which unfolding weights of ``sim`` are judged on the
-    pseudo-data ``data``, computed once: the data's truth histograms, the prior (the simulation's
+    pseudo-data ``data``, computed once: the truth histograms, the prior (the simulation's
     truth), IBU (per observable, and in 2D for every pair), the noise floors, and the classifier
-    two-sample AUC of the prior and of two halves of the data truth.
+    two-sample AUC of the prior and of the floor.
+
+    The truth is that of ``reference``, an independent sample generated with the data's
+    settings, where one is given. Judged against the data's own truth, a method that passes the
+    data's fluctuations through (IBU with a nearly diagonal response) scores below the noise
+    floor, and one that does not (OmniFold: reweighted simulation) is penalized for it. With a
+    reference, the floor is the data's own truth against the reference: what a perfect
+    unfolding of these data scores. Without one it is the expected figure of two independent
+    samples of the data's size (halves of the data truth).
 
     Args:
         sim, data: Z+jets events (mlhep.unfold.stage.ZJetsEvents): truth and reco (n, d) arrays of
@@ -58,37 +66,44 @@ class Scorecard:
             metrics and of IBU.
         ibu_iterations: IBU's iterations (1D and 2D).
         seed: seed of the noise floors' halves and of the two-sample tests.
+        reference: Z+jets events with the data's settings and independent of them, or None.
         never_bins: bins (equal prior weight) of the never-unfolded observables; pair_bins: bins
             per axis of the 2D histograms of pairs (equal prior weight per axis).
     """
 
-    def __init__(self, sim, data, observables, edges, ibu_iterations=4, seed=0, never_bins=20, pair_bins=8, floor_splits=10):
+    def __init__(self, sim, data, observables, edges, ibu_iterations=4, seed=0, never_bins=20, pair_bins=8, floor_splits=10, reference=None):
         self.sim, self.data, self.observables, self.seed = sim, data, list(observables), seed
+        self.truth = data if reference is None else reference
         self.sim_truth, self.sim_w = sim.truth[sim.pass_truth], sim.weight[sim.pass_truth]
         self.data_truth, self.data_w = data.truth[data.pass_truth], data.weight[data.pass_truth]
+        self.answer_truth, self.answer_w = self.truth.truth[self.truth.pass_truth], self.truth.weight[self.truth.pass_truth]
         self.histograms = {}  # name: (histogram of sim truth weights, IBU or None)
         for column, name in enumerate(self.observables):
             self._add_observable(name, column, edges[name], ibu_iterations)
-        names = [name for name in NEVER_UNFOLDED if name in sim.never and name in data.never]
+        names = [name for name in NEVER_UNFOLDED if name in sim.never and name in data.never and name in self.truth.never]
         self.missing = [name for name in NEVER_UNFOLDED if name not in names]
         for name in names:
             self._add_never(name, never_bins)
         for first, second in combinations(range(len(self.observables)), 2):
             self._add_pair(first, second, pair_bins, ibu_iterations)
-        n = len(self.data_w)
-        self.answer = {name: histogram(self.data_w, np.ones(n, bool), data=True) for name, (histogram, _) in self.histograms.items()}
-        self.floor = {name: discriminator_floor(lambda half, h=histogram: h(self.data_w, half, data=True), n, seed, floor_splits) for name, (histogram, _) in self.histograms.items()}
+        self.answer = {name: histogram(self.answer_w, of="answer") for name, (histogram, _) in self.histograms.items()}
+        if reference is None:
+            n = len(self.data_w)
+            self.floor = {name: discriminator_floor(lambda half, h=histogram: h(self.data_w, half, of="data"), n, seed, floor_splits) for name, (histogram, _) in self.histograms.items()}
+            self.auc_floor = two_sample_auc_floor(self.data_truth, self.data_w, seed=seed)
+        else:
+            self.floor = {name: triangular_discriminator(histogram(self.data_w, of="data"), self.answer[name]) for name, (histogram, _) in self.histograms.items()}
+            self.auc_floor = two_sample_auc(self.data_truth, self.answer_truth, self.data_w, self.answer_w, seed=seeds.integer("toys", seed, "auc_floor"))
         self.prior = {name: triangular_discriminator(histogram(self.sim_w), self.answer[name]) for name, (histogram, _) in self.histograms.items()}
         self.ibu = {name: triangular_discriminator(unfolded, self.answer[name]) for name, (_, unfolded) in self.histograms.items() if unfolded is not None}
-        self.auc_prior = two_sample_auc(self.sim_truth, self.data_truth, self.sim_w, self.data_w, seed=seeds.integer("toys", seed, "auc_prior"))
-        self.auc_floor = two_sample_auc_floor(self.data_truth, self.data_w, seed=seed)
+        self.auc_prior = two_sample_auc(self.sim_truth, self.answer_truth, self.sim_w, self.answer_w, seed=seeds.integer("toys", seed, "auc_prior"))
 
-    def _histogram(self, sim_values, data_values, edges):
-        """``histogram(weights, mask=None, data=False)``: the normalized histogram of the simulated
-        (or data) truth values of events in ``mask`` with ``weights``."""
+    def _histogram(self, values_of, edges):
+        """``histogram(weights, mask=None, of="sim")``: the normalized histogram of the truth values
+        ``values_of[of]`` (of: sim, data or answer) of events in ``mask`` with ``weights``."""
 
-        def histogram(weights, mask=None, data=False):
-            values = data_values if data else sim_values
+        def histogram(weights, mask=None, of="sim"):
+            values = values_of[of]
             mask = np.ones(len(values), bool) if mask is None else mask
             if values.ndim == 1:
                 return normalized_histogram(values[mask], edges, weights[mask])
@@ -101,12 +116,13 @@ class Scorecard:
         response = response_matrix(sim.reco[:, column], sim.truth[:, column], sim.pass_reco, sim.pass_truth, edges, sim.weight)
         observed, _ = np.histogram(data.reco[data.pass_reco, column], edges, weights=data.weight[data.pass_reco])
         unfolded = ibu(observed, response, iterations)
-        self.histograms[name] = (self._histogram(self.sim_truth[:, column], self.data_truth[:, column], edges), unfolded / unfolded.sum())
+        values_of = {"sim": self.sim_truth[:, column], "data": self.data_truth[:, column], "answer": self.answer_truth[:, column]}
+        self.histograms[name] = (self._histogram(values_of, edges), unfolded / unfolded.sum())
 
     def _add_never(self, name, bins):
-        sim_values, data_values = self.sim.never[name][self.sim.pass_truth], self.data.never[name][self.data.pass_truth]
-        edges = quantile_edges(sim_values, self.sim_w, bins)
-        self.histograms[name] = (self._histogram(_clipped(sim_values, edges), _clipped(data_values, edges), edges), None)
+        values_of = {key: events.never[name][events.pass_truth] for key, events in (("sim", self.sim), ("data", self.data), ("answer", self.truth))}
+        edges = quantile_edges(values_of["sim"], self.sim_w, bins)
+        self.histograms[name] = (self._histogram({key: _clipped(values, edges) for key, values in values_of.items()}, edges), None)
 
     def _add_pair(self, first, second, bins, iterations):
         """The 2D histogram of two observables, and IBU on the flattened 2D bins."""
@@ -121,7 +137,8 @@ class Scorecard:
         observed, _ = np.histogram(flat(data.reco)[data.pass_reco], flat_edges, weights=data.weight[data.pass_reco])
         unfolded = ibu(observed, response, iterations).reshape(len(edges[0]) - 1, len(edges[1]) - 1)
         name = f"{self.observables[first]}:{self.observables[second]}"
-        self.histograms[name] = (self._histogram(clip(self.sim_truth), clip(self.data_truth), edges), unfolded / unfolded.sum())
+        values_of = {"sim": clip(self.sim_truth), "data": clip(self.data_truth), "answer": clip(self.answer_truth)}
+        self.histograms[name] = (self._histogram(values_of, edges), unfolded / unfolded.sum())
 
     def judge(self, weights, auc=True):
         """The figures of the unfolding weights ``weights`` (per simulated event, multiplying the
@@ -137,7 +154,7 @@ class Scorecard:
                 figures["ibu"] = self.ibu[name]
             out["observables" if name in self.observables else "unfolded_never"][name] = figures
         if auc:
-            out["auc_joint"] = {"omnifold": two_sample_auc(self.sim_truth, self.data_truth, unfolded_weights, self.data_w, seed=seeds.integer("toys", self.seed, "auc_unfolded")), "prior": self.auc_prior, "floor": self.auc_floor}
+            out["auc_joint"] = {"omnifold": two_sample_auc(self.sim_truth, self.answer_truth, unfolded_weights, self.answer_w, seed=seeds.integer("toys", self.seed, "auc_unfolded")), "prior": self.auc_prior, "floor": self.auc_floor}
         return out
 
 

@@ -17,6 +17,7 @@ from mlhep.io import atomic_path, json_sha256, write_hists, write_json
 from mlhep.ml.training import TrainConfig
 from mlhep.process.common import new_hist
 from mlhep.process.zjets import OBSERVABLES
+from mlhep.unfold.covariance import SOURCES, source_covariances
 from mlhep.unfold.ibu import ibu, ibu_bootstrap, response_matrix
 from mlhep.unfold.metrics import bootstrap_weights, normalized_histogram, triangular_discriminator
 from mlhep.unfold.omnifold import omnifold
@@ -189,11 +190,11 @@ def _observable_results(settings, column, sim, data, weights, seed, alternative=
     ibu_values = ibu(data_hist, response, settings["ibu_iterations"])
     ibu_replicas = ibu_bootstrap(data.reco[selected, column], response, data_weights=data.weight[selected], replicas=IBU_REPLICAS, seed=seed, iterations=settings["ibu_iterations"])
     ibu_stat = np.std([r / r.sum() for r in ibu_replicas], axis=0)
-    stat = np.std([unfolded[name] for name in bootstrap], axis=0) if len(bootstrap) > 1 else np.zeros_like(prior)
-    detector = np.max([np.abs(unfolded[v] - unfolded["nominal"]) for v in settings["systematics"]], axis=0) if settings["systematics"] else np.zeros_like(prior)
-    model = np.zeros_like(prior) if alternative is None else np.abs(at_truth(alternative, alternative.weight * model_weights) - unfolded["nominal"])
-    results = {"truth": (truth, 0.0), "prior": (prior, 0.0), "omnifold": (unfolded["nominal"], np.hypot(stat, np.hypot(detector, model))), "ibu": (ibu_values / ibu_values.sum(), ibu_stat)}
-    sizes = {name: float(np.sum(values)) for name, values in (("statistical", stat), ("detector", detector), ("model", model))}
+    model = None if alternative is None else at_truth(alternative, alternative.weight * model_weights)
+    covariances = source_covariances(unfolded["nominal"], [unfolded[name] for name in bootstrap], [unfolded[v] for v in settings["systematics"]], model)
+    per_bin = {source: np.sqrt(np.diag(covariance)) for source, covariance in covariances.items()}
+    results = {"truth": (truth, 0.0), "prior": (prior, 0.0), "omnifold": (unfolded["nominal"], per_bin["total"]), "ibu": (ibu_values / ibu_values.sum(), ibu_stat)}
+    sizes = {source: float(np.sum(per_bin[source])) for source in SOURCES}
     return edges, results, sizes
 
 

@@ -1,0 +1,21 @@
+"""Snakemake script: the run's results as a HEPData submission, validated."""
+
+import logging
+import sys
+from pathlib import Path
+
+sys.stderr = open(snakemake.log[0], "w")
+logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+
+from mlhep.publish.stage import build_hepdata
+
+inputs = snakemake.input
+build_hepdata(
+    Path(snakemake.output[0]).parent,  # submission.yaml and its tables, Snakemake's outputs
+    unfolded_root=inputs.unfolded or None,
+    weights=inputs.weights or None,
+    model_weights=inputs.model_weights or None,
+    limits=inputs.limits,
+    cutflow=inputs.cutflow,
+    taggers=inputs.taggers,
+)

@@ -1,0 +1,1 @@
+"""Publication of a run's results in the formats the field reuses (HEPData)."""
