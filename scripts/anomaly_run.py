@@ -1,9 +1,10 @@
 """Snakemake script: one bump-hunt run (every method) at one injection and seed, in the signal
 region or in one sliding window."""
 
-import sys
 
-sys.stderr = open(snakemake.log[0], "w")
+from mlhep.io import log_to
+
+log_to(snakemake.log[0])
 
 import torch
 

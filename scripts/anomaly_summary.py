@@ -1,8 +1,8 @@
 """Snakemake script: the bump hunt's summary over seeds and injections, and its figures."""
 
-import sys
+from mlhep.io import log_to
 
-sys.stderr = open(snakemake.log[0], "w")
+log_to(snakemake.log[0])
 
 from mlhep.anomaly.stage import summarize
 

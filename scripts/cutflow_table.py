@@ -1,8 +1,8 @@
 """Snakemake script: one CSV table of every sample's cutflow."""
 
-import sys
+from mlhep.io import log_to
 
-sys.stderr = open(snakemake.log[0], "w")
+log_to(snakemake.log[0])
 
 from mlhep.process import cutflow_table
 

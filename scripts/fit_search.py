@@ -1,8 +1,8 @@
 """Snakemake script: the tagged resonance search, templates and pyhf fits."""
 
-import sys
+from mlhep.io import log_to
 
-sys.stderr = open(snakemake.log[0], "w")
+log_to(snakemake.log[0])
 
 import os
 

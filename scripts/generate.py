@@ -1,8 +1,8 @@
 """Snakemake script: generate one shard of one sample."""
 
-import sys
+from mlhep.io import log_to
 
-sys.stderr = open(snakemake.log[0], "w")
+log_to(snakemake.log[0])
 
 from mlhep.generate import SampleSpec
 from mlhep.generate.stage import generate_shard

@@ -1,11 +1,10 @@
 """Snakemake script: the run's results as a HEPData submission, validated."""
 
-import logging
-import sys
 from pathlib import Path
 
-sys.stderr = open(snakemake.log[0], "w")
-logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+from mlhep.io import log_to
+
+log_to(snakemake.log[0])
 
 from mlhep.publish.stage import build_hepdata
 

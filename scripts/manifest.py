@@ -1,8 +1,8 @@
 """Snakemake script: the run manifest (versions, commit, config, seeds, output hashes)."""
 
-import sys
+from mlhep.io import log_to
 
-sys.stderr = open(snakemake.log[0], "w")
+log_to(snakemake.log[0])
 
 from mlhep.manifest import write_manifest
 

@@ -1,8 +1,8 @@
 """Snakemake script: one stage's metrics (JSON or CSV) as an HTML table for the report."""
 
-import sys
+from mlhep.io import log_to
 
-sys.stderr = open(snakemake.log[0], "w")
+log_to(snakemake.log[0])
 
 from mlhep.report import write_metrics_table
 

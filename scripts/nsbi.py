@@ -1,9 +1,10 @@
 """Snakemake script: NSBI of the signal strength against binned pyhf fits."""
 
 import os
-import sys
 
-sys.stderr = open(snakemake.log[0], "w")
+from mlhep.io import log_to
+
+log_to(snakemake.log[0])
 
 import torch
 

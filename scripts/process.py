@@ -3,11 +3,12 @@
 import os
 import sys
 
+from mlhep.io import log_to
 from mlhep.process import configured_executor
 from mlhep.process.stage import process_sample
 
 if __name__ == "__main__":  # the dask executor's worker processes import this script again
-    sys.stderr = open(snakemake.log[0], "w")
+    log_to(snakemake.log[0])
     processing = snakemake.params.processing
     # absolute paths: a dask cluster's workers (a SLURMCluster's jobs) run in their own directory
     files = [path if "://" in path else os.path.abspath(path) for path in snakemake.input.files]

@@ -1,8 +1,8 @@
 """Snakemake script: summary.json and comparison plots of all taggers."""
 
-import sys
+from mlhep.io import log_to
 
-sys.stderr = open(snakemake.log[0], "w")
+log_to(snakemake.log[0])
 
 from mlhep.ml.stage import summarize_taggers
 

@@ -1,8 +1,8 @@
 """Snakemake script: train one jet tagger and measure it."""
 
-import sys
+from mlhep.io import log_to
 
-sys.stderr = open(snakemake.log[0], "w")
+log_to(snakemake.log[0])
 
 import torch
 

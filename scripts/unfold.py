@@ -1,9 +1,10 @@
 """Snakemake script: OmniFold and IBU of the Z+jets observables."""
 
 import os
-import sys
 
-sys.stderr = open(snakemake.log[0], "w")
+from mlhep.io import log_to
+
+log_to(snakemake.log[0])
 
 import torch
 

@@ -1,10 +1,11 @@
 """Snakemake script: summary and control plots of all generated samples."""
 
-import sys
 from collections import defaultdict
 from pathlib import Path
 
-sys.stderr = open(snakemake.log[0], "w")
+from mlhep.io import log_to
+
+log_to(snakemake.log[0])
 
 from mlhep.generate.validate import validate_samples
 

@@ -192,6 +192,22 @@ def test_the_hepdata_record_validates_and_holds_the_runs_numbers(workflow_run):
         np.testing.assert_allclose([v["value"] for v in curve["values"]], reference, rtol=1e-6, atol=1e-12)
 
 
+def test_the_published_nsbi_models_give_back_the_stages_fit(workflow_run):
+    """results/nsbi/models (issue 25), loaded as README's example loads them, on the same held-out
+    events: the NSBI fit of mu and its 68 % interval are metrics.json's."""
+    from mlhep.nsbi import stage
+
+    config = load_config("config.yaml", "mini.yaml")
+    settings, systematics, seed = config["nsbi"], config["processing"]["channels"]["dijet"], config["seed"]
+    classifier, shapes, norms, expected = stage.load_models(workflow_run / "results/nsbi/models")
+    samples = {p: stage._sample(workflow_run / f"results/columns/{settings[p]}.parquet", settings, systematics, seed) for p in ("signal", "background")}
+    _, _, (low, high), scan = stage.nsbi_interval(settings, samples, expected, classifier, shapes, norms)
+    published = json.loads((workflow_run / "results/nsbi/metrics.json").read_text())["nsbi"]
+    assert scan.best.mu == pytest.approx(published["mu_hat"], abs=1e-9)
+    assert [low, high] == pytest.approx(published["interval68"], abs=1e-9)
+    assert set(json.loads((workflow_run / "results/nsbi/models/likelihood.json").read_text())) == {"features", "window", "expected", "jes_norms"}
+
+
 def test_the_weights_file_alone_gives_every_unfolded_histogram(workflow_run):
     """docs/UNFOLDING.md's example (issue 25): the OmniFold histograms of unfolded.root from
     weights.parquet alone, numpy's histogram of each truth column with the weights; and the

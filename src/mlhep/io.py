@@ -10,9 +10,11 @@ import contextlib
 import glob
 import hashlib
 import json
+import logging
 import math
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -78,6 +80,22 @@ def scratch_folder(path=None):
                 parent.rmdir()
 
 
+@contextlib.contextmanager
+def atomic_folder(path):
+    """Yield an empty folder to fill; it replaces the folder ``path`` only if the block succeeds
+    (a failure or a killed process leaves ``path`` as it was, or absent)."""
+    path = Path(path).absolute()
+    with scratch_folder(path) as scratch:
+        built = scratch / path.name
+        built.mkdir()
+        yield built
+        shutil.rmtree(path, ignore_errors=True)
+        try:
+            os.replace(built, path)
+        except OSError as err:
+            raise MlhepError(f"could not write {path}: {err.strerror or err}") from err
+
+
 def write_json(obj, path):
     """Write ``obj`` as indented, strict JSON (no NaN or Infinity: write null and a reason
     instead, see ``defined``), atomically."""
@@ -140,3 +158,15 @@ def file_sha256(path):
 def json_sha256(value):
     """sha256 of ``value`` as canonical JSON (sorted keys): equal values, equal hashes."""
     return hashlib.sha256(json.dumps(value, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def log_to(path):
+    """Send this process's standard error (warnings, tracebacks) and the mlhep loggers (INFO:
+    what each stage read, the settings in effect, event counts, times) to the job's log file
+    ``path``, line by line; other libraries log their warnings only."""
+    stream = open(path, "w", buffering=1)
+    sys.stderr = stream
+    logging.basicConfig(stream=stream, level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)
+    logging.getLogger("mlhep").setLevel(logging.INFO)
+    logging.captureWarnings(True)
+    return stream

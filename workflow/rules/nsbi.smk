@@ -4,6 +4,7 @@ rule nsbi:
         background=lambda wildcards: f"results/columns/{NSBI['background']}.parquet",
     output:
         metrics="results/nsbi/metrics.json",
+        models=directory("results/nsbi/models"),
         plots=report(
             directory("results/plots/nsbi"),
             patterns=["{name}.png"],

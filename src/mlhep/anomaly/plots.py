@@ -3,9 +3,10 @@ estimate, and the flow's samples against the data."""
 
 from pathlib import Path
 
+import mplhep
 import numpy as np
 
-from mlhep.plotting import figure, save
+from mlhep.plotting import data_points, figure, save
 
 __all__ = ["plot_summary"]
 
@@ -24,7 +25,7 @@ def _sic_curves(runs, settings, path):
         ax.plot(grid[defined], np.nanmedian(curves[:, defined], axis=0), label=label)
         ax.fill_between(grid[defined], *np.nanpercentile(curves[:, defined], [16, 84], axis=0), alpha=0.25)
     ax.plot(grid, np.sqrt(grid), color="grey", linestyle=":", label="random")
-    ax.set(xlabel="signal efficiency ε_S", ylabel="SIC = ε_S / √ε_B", xlim=(0, 1))
+    ax.set(xlabel=r"signal efficiency $\varepsilon_S$", ylabel=r"SIC = $\varepsilon_S$ / √$\varepsilon_B$", xlim=(0, 1))
     ax.legend(title=f"S/√B = {runs[0]['injection']}, {len(runs)} seeds")
     save(fig, path)
 
@@ -52,15 +53,14 @@ def _spectrum(run, method, efficiency, settings, path):
         return
     edges = np.asarray(run["mjj_edges"])
     fig, (ax, ratio) = figure(nrows=2, sharex=True, gridspec_kw={"height_ratios": [3, 1]})
-    ax.stairs(run["spectrum"], edges, color="grey", label="data, no cut")
-    ax.stairs(hunt["spectrum_background"], edges, color="tab:blue", label="true background after the cut")
-    centers = (edges[1:] + edges[:-1]) / 2
+    mplhep.histplot(np.asarray(run["spectrum"]), edges, color="grey", label="data, no cut", ax=ax)
+    mplhep.histplot(np.asarray(hunt["spectrum_background"]), edges, label="true background after the cut", ax=ax)
     counts = np.asarray(hunt["spectrum"], dtype=np.float64)
-    ax.errorbar(centers, counts, yerr=np.sqrt(counts), fmt="ko", markersize=4, label=f"data after the cut ({efficiency:g} of the SR)")
-    ax.stairs(hunt["fit"], edges, color="tab:red", label="sideband fit")
+    data_points(ax, edges, counts, label=f"data after the cut ({efficiency:g} of the SR)")
+    mplhep.histplot(np.asarray(hunt["fit"]), edges, label="sideband fit", ax=ax)
     sr_edges = np.linspace(*run["signal_region"], settings["sr_bins"] + 1)
     if "samples_prediction" in hunt:
-        ax.stairs(hunt["samples_prediction"], sr_edges, color="tab:green", linestyle="--", label="CATHODE samples")
+        mplhep.histplot(np.asarray(hunt["samples_prediction"]), sr_edges, linestyle="--", label="CATHODE samples", ax=ax)
     for boundary in run["signal_region"]:
         for axis in (ax, ratio):
             axis.axvline(boundary, color="grey", linestyle=":", linewidth=1)
@@ -68,8 +68,8 @@ def _spectrum(run, method, efficiency, settings, path):
     ax.set_ylabel("events / bin")
     ax.legend(fontsize="x-small", title=f"{LABELS[method]}, S/√B = {run['injection']}, Z = {hunt['significance']:.1f}", title_fontsize="x-small")
     fit = np.asarray(hunt["fit"])
-    ratio.errorbar(centers, counts / fit, yerr=np.sqrt(counts) / fit, fmt="ko", markersize=4)
-    ratio.axhline(1.0, color="tab:red", linewidth=1)
+    data_points(ratio, edges, counts, scale=fit)
+    ratio.axhline(1.0, color="grey", linewidth=1)
     ratio.set(xlabel=r"$m_{jj}$ [GeV]", ylabel="data / fit", ylim=(0, 2.5))
     save(fig, path)
 
@@ -85,7 +85,7 @@ def _flow_samples(run, path):
             edges = np.asarray(entry["edges"])
             for key, name in zip(("reference", "generated"), names):
                 counts = np.asarray(entry[key], dtype=np.float64)
-                ax.stairs(counts / max(counts.sum(), 1.0), edges, label=name)
+                mplhep.histplot(counts / max(counts.sum(), 1.0), edges, label=name, ax=ax)
             ax.set_xlabel(feature)
             ax.legend(fontsize="x-small")
     save(fig, path)
@@ -97,7 +97,7 @@ def _window_scan(summary, path):
     centers = [sum(w["signal_region"]) / 2 for w in summary["windows"]]
     for method, label in LABELS.items():
         ax.plot(centers, [np.nan if w[method] is None else w[method] for w in summary["windows"]], marker="o", label=label)
-    ax.set(xlabel="centre of the signal region, m_jj [GeV]", ylabel="significance of the excess [σ]")
+    ax.set(xlabel=r"centre of the signal region, $m_{jj}$ [GeV]", ylabel=r"significance of the excess [$\sigma$]")
     ax.legend(title=f"S/√B = {summary['headline']} in {summary['signal_region'][0]:g}-{summary['signal_region'][1]:g} GeV", fontsize="small", loc="upper right")
     save(fig, path)
 

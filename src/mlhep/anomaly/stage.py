@@ -7,6 +7,7 @@ x = (mj1, delta_mj, tau21_j1, tau21_j2) of the two jets ordered by mass, the dij
 the resonant variable, a signal region (SR) and the sidebands (SB) of a window around it.
 """
 
+import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,8 @@ from mlhep.ml.metrics import rejection, roc_auc
 from mlhep.ml.training import TrainConfig
 
 __all__ = ["METHODS", "run_bump_hunt", "summarize"]
+
+log = logging.getLogger(__name__)
 
 METHODS = ("cathode", "cwola", "idealized", "supervised")
 EPS_S_GRID = np.linspace(0.02, 1.0, 50)
@@ -304,6 +307,7 @@ def run_bump_hunt(settings, signal_path, background_path, s_over_sqrtb, seed, gl
     with atomic_path(out_scores) as tmp:
         table.to_parquet(tmp, index=False)
     write_json(record, out_json)
+    log.info("bump hunt at S/sqrt(B) %s, seed %d: %s; seconds %s", s_over_sqrtb, seed, {m: [h.get("significance") for h in r["bump_hunt"]] for m, r in results.items()}, timings)
     return record
 
 
@@ -367,6 +371,7 @@ def summarize(settings, run_files, out_json, plot_dir=None, window_files=()):
         "seconds_median": {step: float(np.median([r["seconds"][step] for r in runs])) for step in first["seconds"]},
     }
     write_json(summary, out_json)
+    log.info("bump-hunt summary of %d runs written to %s", len(runs), out_json)
     if plot_dir is not None:
         from mlhep.anomaly.plots import plot_summary
 

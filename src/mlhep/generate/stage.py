@@ -1,6 +1,7 @@
 """The generate stage: one shard of a sample, from Pythia8 through the parametric detector to a
 NanoAOD-like ROOT file."""
 
+import logging
 import time
 
 import numpy as np
@@ -11,6 +12,8 @@ from mlhep.generate.pythia import make_pythia, shard_seed
 from mlhep.generate.sample import EVENT_NUMBER_STRIDE, generate_events
 
 __all__ = ["generate_shard"]
+
+log = logging.getLogger(__name__)
 
 _PB_PER_MB = 1e9
 
@@ -47,6 +50,7 @@ def generate_shard(spec, shard, path, progress=True):
         "seed": np.array([seed], np.int64),
     }
     write_nanoaod(path, events, runs)
+    log.info("%s shard %d (seed %d): %d events kept of %d generated, cross section %.4g pb, %.1f s; settings %s", spec.name, shard, seed, n_events, n_generated, cross_section_pb, time.perf_counter() - start, list(spec.settings))
     return {
         "sample": spec.name,
         "shard": shard,

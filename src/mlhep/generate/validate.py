@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import awkward as ak
+import mplhep
 import numpy as np
 import uproot
 import vector
@@ -41,7 +42,8 @@ def validate_samples(files_by_sample, summary_path, plot_dir):
         fig, ax = figure()
         for sample, values in observables.items():
             if len(values[name]):
-                ax.hist(values[name], bins=bins, density=True, histtype="step", linewidth=2, label=sample)
+                counts, edges = np.histogram(values[name], bins=bins)
+                mplhep.histplot(counts, edges, density=True, histtype="step", linewidth=2, label=sample, ax=ax)
         ax.set_xlabel(label)
         ax.set_ylabel("normalized")
         ax.legend(fontsize="small")

@@ -2,6 +2,7 @@
 training time); the summary of all taggers with its plots."""
 
 import json
+import logging
 import shutil
 import time
 from pathlib import Path
@@ -16,6 +17,8 @@ from mlhep.ml.metrics import JSD_MASS_BINS, inverse_jsd, rejection, roc_auc, roc
 from mlhep.ml.models import make_model
 
 __all__ = ["evaluate_tagger", "summarize_taggers", "tagger_data", "train_tagger"]
+
+log = logging.getLogger(__name__)
 
 
 def tagger_data(signal_columns, background_columns, seed, max_particles=0):
@@ -60,6 +63,7 @@ def train_tagger(kind, hyper, signal_columns, background_columns, seed, folder, 
     ``checkpoints``: a folder for the training state of torch models, so that a job killed
     mid-way resumes where it stopped; removed once the tagger is written.
     """
+    log.info("training %s (%s) with %s, seed %d, on %s against %s", Path(folder).name, kind, hyper, seed, signal_columns, background_columns)
     model = make_model(kind, hyper, seed)
     data = tagger_data(signal_columns, background_columns, seed, getattr(model, "max_particles", 0))
     start = time.perf_counter()
@@ -75,6 +79,7 @@ def train_tagger(kind, hyper, signal_columns, background_columns, seed, folder, 
     write_json(metrics, folder / "metrics.json")
     if checkpoints is not None:
         shutil.rmtree(checkpoints, ignore_errors=True)
+    log.info("%s: %d training and %d test jets, %s", Path(folder).name, len(data["train"]["y"]), len(score), metrics)
     return metrics
 
 
@@ -105,7 +110,7 @@ def _plot_roc(summary, scores, path):
         ax.plot(signal[keep], 1 / background[keep], label=f"{name} (AUC {summary[name]['auc']:.3f})")
     ax.set_yscale("log")
     ax.set_xlabel("signal efficiency")
-    ax.set_ylabel("background rejection 1/eps_B")
+    ax.set_ylabel(r"background rejection $1/\varepsilon_B$")
     ax.legend(fontsize="x-small", ncol=2)
     save(fig, path)
 
@@ -135,14 +140,15 @@ def _plot_tradeoff(summary, path):
 
 
 def _plot_background_mass(name, metrics, table, path):
+    import mplhep
+
     from mlhep.plotting import figure, save
 
     background = table[table.label == 0]
     passing = background.score > score_threshold(table.score[table.label == 1].to_numpy(), 0.5)
     fig, ax = figure()
-    ax.hist(background.mass, bins=JSD_MASS_BINS, density=True, histtype="step", color="black", label="QCD, no cut")
-    ax.hist(background.mass[passing], bins=JSD_MASS_BINS, density=True, histtype="step", label="QCD passing the 50% signal cut")
-    ax.hist(background.mass[~passing], bins=JSD_MASS_BINS, density=True, histtype="step", linestyle="--", label="QCD failing it")
+    for mass, style in ((background.mass, {"color": "black", "label": "QCD, no cut"}), (background.mass[passing], {"label": "QCD passing the 50% signal cut"}), (background.mass[~passing], {"linestyle": "--", "label": "QCD failing it"})):
+        mplhep.histplot(*np.histogram(mass, bins=JSD_MASS_BINS), density=True, histtype="step", ax=ax, **style)
     ax.set_title(f"{name}: R50 {_shown(metrics['r50'])}, 1/JSD {_shown(metrics['inv_jsd'])}", fontsize="medium")
     ax.set_xlabel("jet mass [GeV]")
     ax.set_ylabel("normalized")

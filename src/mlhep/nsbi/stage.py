@@ -1,6 +1,10 @@
 """The NSBI stage: mu of the W' signal in the dijet events from learned per-event ratios with the
 jet energy scale as nuisance parameter, against binned pyhf fits of the same events."""
 
+import json
+import logging
+from pathlib import Path
+
 import awkward as ak
 import numpy as np
 import pyhf
@@ -8,8 +12,8 @@ import pyhf
 from mlhep import seeds
 from mlhep.checks import require_finite
 from mlhep.columns import JET_FEATURES, dijet_columns, read_columns, split
-from mlhep.errors import EmptySelection
-from mlhep.io import write_json
+from mlhep.errors import BadInputFile, EmptySelection
+from mlhep.io import atomic_folder, write_json
 from mlhep.ml.ratio import DensityRatio
 from mlhep.ml.training import TrainConfig
 from mlhep.nsbi.likelihood import Fit, NSBILikelihood, Process, ProfileScan, interval, profile_interval
@@ -18,7 +22,9 @@ from mlhep.process.systematics import vary_columns
 from mlhep.stats.fit import model_and_data
 from mlhep.stats.workspace import SampleInput, build_workspace
 
-__all__ = ["dijet_features", "run_nsbi", "toy_validation"]
+__all__ = ["dijet_features", "load_models", "nsbi_interval", "run_nsbi", "save_models", "toy_validation"]
+
+log = logging.getLogger(__name__)
 
 _PROCESSES = ("signal", "background")
 _VARIATIONS = {"up": "jes_up", "down": "jes_down"}
@@ -88,6 +94,31 @@ def _trained_ratios(settings, samples, seed):
     return classifier, shapes, norms
 
 
+def save_models(folder, classifier, shapes, norms, expected, settings):
+    """The learned ratios of the likelihood, to be reused without mlhep's workflow: the
+    signal-vs-background classifier in ``folder``/classifier, each process's JES shape ratios in
+    ``folder``/{process}_jes_{up,down} (mlhep.ml.ratio.DensityRatio folders), and
+    likelihood.json: the features in order, the mjj window, the expected yields and the JES
+    norm factors (up, down) per process."""
+    with atomic_folder(folder) as built:
+        classifier.save(built / "classifier")
+        for process, sides in shapes.items():
+            for side, ratio in sides.items():
+                ratio.save(built / f"{process}_jes_{side}")
+        write_json({"features": list(FEATURE_NAMES), "window": list(settings["window"]), "expected": expected, "jes_norms": {p: list(n) for p, n in norms.items()}}, built / "likelihood.json")
+
+
+def load_models(folder):
+    """(classifier, shapes, norms, expected) as save_models wrote them."""
+    folder = Path(folder)
+    try:
+        saved = json.loads((folder / "likelihood.json").read_text())
+    except (OSError, ValueError) as err:
+        raise BadInputFile(f"{folder / 'likelihood.json'}: {err}") from err
+    shapes = {p: {side: DensityRatio.load(folder / f"{p}_jes_{side}") for side in _VARIATIONS} for p in _PROCESSES}
+    return DensityRatio.load(folder / "classifier"), shapes, {p: tuple(n) for p, n in saved["jes_norms"].items()}, saved["expected"]
+
+
 def _processes(samples, expected, classifier, shapes, norms):
     """The pool of held-out events, the process each came from, and the likelihood's per-event
     inputs computed once on the pool: {process: Process}."""
@@ -148,6 +179,17 @@ def _coverage(settings, processes, origin, expected, seed):
     return covered / settings["toys"]
 
 
+def nsbi_interval(settings, samples, expected, classifier, shapes, norms):
+    """The NSBI fit of mu to the held-out events weighted as Asimov-like data at the injected mu
+    (each process scaled to its expected yield): (origin, processes, 68 % interval, scan)."""
+    origin, processes = _processes(samples, expected, classifier, shapes, norms)
+    counts = np.bincount(origin)
+    asimov = np.where(origin == 0, settings["injected_mu"] * expected["signal"] / counts[0], expected["background"] / counts[1])
+    asimov *= np.concatenate([samples[p]["nominal"]["test"][1] / samples[p]["nominal"]["test"][1].mean() for p in _PROCESSES])
+    interval68, scan = profile_interval(_likelihood(processes, slice(None), asimov), 0.68)
+    return origin, processes, interval68, scan
+
+
 def run_nsbi(settings, signal_path, background_path, systematics, seed, out_dir, plot_dir):
     """Train the ratios, fit mu with NSBI and with binned pyhf fits (mjj, classifier score) on the
     same Asimov-like test events, run the coverage pseudo-experiments and the exact toy; write
@@ -155,14 +197,12 @@ def run_nsbi(settings, signal_path, background_path, systematics, seed, out_dir,
     splits: training and test sets) at once, read with only those columns."""
     from mlhep.nsbi.plots import plot_calibration, plot_scans, plot_toy_ratio
 
+    log.info("NSBI: %s against %s, systematics %s, settings %s", signal_path, background_path, systematics, {k: v for k, v in settings.items() if k != "train"})
     samples = {"signal": _sample(signal_path, settings, systematics, seed), "background": _sample(background_path, settings, systematics, seed)}
     expected = {"signal": float(settings["signal_events"]), "background": float(settings["background_events"])}
     classifier, shapes, norms = _trained_ratios(settings, samples, seed)
-    origin, processes = _processes(samples, expected, classifier, shapes, norms)
-    counts = np.bincount(origin)
-    asimov = np.where(origin == 0, settings["injected_mu"] * expected["signal"] / counts[0], expected["background"] / counts[1])
-    asimov *= np.concatenate([samples[p]["nominal"]["test"][1] / samples[p]["nominal"]["test"][1].mean() for p in _PROCESSES])
-    (low, high), nsbi_scan = profile_interval(_likelihood(processes, slice(None), asimov), 0.68)
+    save_models(f"{out_dir}/models", classifier, shapes, norms, expected, settings)
+    origin, processes, (low, high), nsbi_scan = nsbi_interval(settings, samples, expected, classifier, shapes, norms)
     scans = {"NSBI": nsbi_scan, **_binned_fits(settings, samples, expected, classifier, seed)}
     results = {"nsbi": {"mu_hat": nsbi_scan.best.mu, "width68": high - low, "interval68": [low, high]}}
     for name in ("binned_mjj", "binned_score"):
@@ -177,6 +217,7 @@ def run_nsbi(settings, signal_path, background_path, systematics, seed, out_dir,
     plot_scans({name: (scan.mu, scan.q) for name, scan in scans.items()}, f"{plot_dir}/scan")
     plot_calibration(calibration, f"{plot_dir}/calibration")
     plot_toy_ratio(toy["exact"], toy["learned"], f"{plot_dir}/toy_log_ratio")
+    log.info("NSBI: %s, 68%% coverage %.3f over %d toys", results, coverage, settings["toys"])
     return metrics
 
 

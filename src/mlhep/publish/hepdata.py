@@ -2,15 +2,14 @@
 hepdata-validator before it is written under its final name."""
 
 import contextlib
-import os
-import shutil
+import tempfile
 import warnings
 from pathlib import Path
 
 import numpy as np
 
-from mlhep.errors import InvalidInput, MlhepError
-from mlhep.io import scratch_folder
+from mlhep.errors import InvalidInput
+from mlhep.io import atomic_folder
 
 __all__ = ["COLLISIONS", "covariance_table", "cutflow_table", "limits_table", "roc_table", "unfolded_table", "validate_submission", "write_submission"]
 
@@ -150,14 +149,7 @@ def write_submission(tables, path, comment):
     for table in tables:
         submission.add_table(table)
     path = Path(path).absolute()
-    with scratch_folder(path) as scratch:
-        built = scratch / "submission"
-        with contextlib.chdir(scratch):  # create_files also writes submission.tar.gz where it runs
-            submission.create_files(str(built), validate=False)
+    with atomic_folder(path) as built, tempfile.TemporaryDirectory() as elsewhere, contextlib.chdir(elsewhere):
+        submission.create_files(str(built), validate=False)  # it also writes submission.tar.gz where it runs
         validate_submission(built, path)
-        shutil.rmtree(path, ignore_errors=True)
-        try:
-            os.replace(built, path)
-        except OSError as err:
-            raise MlhepError(f"could not write {path}: {err.strerror or err}") from err
     return path

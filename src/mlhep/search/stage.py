@@ -1,6 +1,7 @@
 """The tagged-search stage: mjj templates of the test events after a tagger cut, with JES/JER
 variations, fitted with pyhf on pseudo-data, for the signal sample and every mass point."""
 
+import logging
 from dataclasses import dataclass
 
 import awkward as ak
@@ -17,6 +18,8 @@ from mlhep.stats.templates import dijet_fit_template, mc_template
 from mlhep.stats.workspace import build_workspace, patchset
 
 __all__ = ["SearchSettings", "run_search", "scored_events", "tagged_events"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -104,7 +107,7 @@ def _plot(settings, spec, results, impacts, scanned, plot_dir):
     bins = settings.bins
     edges = np.linspace(bins["start"], bins["stop"], bins["count"] + 1)
     for stage in ("prefit", "postfit"):
-        plot_stack(spec, results, f"{plot_dir}/{stage}", postfit=stage == "postfit", edges={"tagged_mjj": edges}, xlabel="m_jj [GeV]")
+        plot_stack(spec, results, f"{plot_dir}/{stage}", postfit=stage == "postfit", edges={"tagged_mjj": edges}, xlabel=r"$m_{jj}$ [GeV]")
     plot_pulls(results["pulls"], f"{plot_dir}/pulls")
     plot_ranking(impacts, f"{plot_dir}/ranking")
     if len(scanned) >= 2:
@@ -124,6 +127,7 @@ def run_search(settings, signal_columns, background_columns, tagger_folder, fit_
     (its signal and its Asimov data) whose refit gives the point's limits; to ``plot_dir`` the
     plots. Returns the signal sample's results.
     """
+    log.info("tagged search: %s over %s with %s at %g signal efficiency, mass points %s", settings.signal, settings.background, settings.tagger, settings.signal_efficiency, settings.mass_points)
     points, selection = _fit_mass_points(settings, signal_columns, load_model(tagger_folder), background_columns)
     masses = settings.mass_points or {}
     spec, results = points[settings.signal]
@@ -146,4 +150,6 @@ def run_search(settings, signal_columns, background_columns, tagger_folder, fit_
     write_json(impacts, f"{fit_dir}/ranking.json")
     scanned = [(point["mass"], points[point["sample"]][1]) for point in limits if point["mass"] is not None]
     _plot(settings, spec, results, impacts, scanned, plot_dir)
+    for point in limits:
+        log.info("%s: mu_hat %.3f, 95%% CL upper limit %.3f observed, %.3f expected", point["sample"], point["mu_hat"], point["upper_limit_obs"], point["upper_limit_exp"][2])
     return results

@@ -25,6 +25,7 @@ __all__ = [
     "free_poi_bounds",
     "limit_vs_mass",
     "model_and_data",
+    "parameter_covariance",
     "ranking",
     "upper_limits",
     "write_results",
@@ -132,6 +133,17 @@ def best_fit(spec):
         "pulls": _pulls(model, values, uncertainties),
         "bestfit": {name: float(value) for name, value in zip(model.config.par_names, values)},
     }
+
+
+def parameter_covariance(spec, postfit=True):
+    """Parameter values and their covariance, in the model's parameter order: post-fit, the
+    unconditional best fit and its Hesse covariance (MINUIT); pre-fit, the initial values and
+    the squared constraint widths (0 for unconstrained parameters, the POI included)."""
+    model, data = model_and_data(spec)
+    if not postfit:
+        return np.asarray(model.config.suggested_init(), dtype=np.float64), np.diag(_prefit_widths(model) ** 2)
+    result, correlation = _minimize(lambda: pyhf.infer.mle.fit(data, model, par_bounds=free_poi_bounds(model), return_uncertainties=True, return_correlations=True), first="minuit")
+    return result[:, 0], np.asarray(correlation) * np.outer(result[:, 1], result[:, 1])
 
 
 def _hypotest_bounds(model, largest_poi):

@@ -1,11 +1,12 @@
 """Fit plots: stacked pre-/post-fit yields with data, Brazil band of limits, pulls and ranking."""
 
+import mplhep
 import numpy as np
 
-from mlhep.plotting import figure, save
-from mlhep.stats.fit import model_and_data
+from mlhep.plotting import data_points, figure, save
+from mlhep.stats.fit import model_and_data, parameter_covariance
 
-__all__ = ["plot_brazil", "plot_pulls", "plot_ranking", "plot_stack"]
+__all__ = ["plot_brazil", "plot_pulls", "plot_ranking", "plot_stack", "prediction_band"]
 
 
 def _parameters(model, results_or_pars, postfit):
@@ -19,15 +20,35 @@ def _parameters(model, results_or_pars, postfit):
     return np.asarray(results_or_pars, dtype=np.float64)
 
 
+def prediction_band(spec, pars, covariance):
+    """Per-bin one-sigma uncertainty of the total expected yield at ``pars``, propagated linearly
+    from the parameters' ``covariance``: sqrt(diag(J C J^T)), J by central differences of a
+    tenth of each parameter's sigma."""
+    model, _ = model_and_data(spec)
+    sigmas = np.sqrt(np.clip(np.diag(covariance), 0.0, None))
+    jacobian = np.zeros((len(pars), model.config.nmaindata))
+    for index in np.flatnonzero(sigmas > 0):
+        step = np.zeros(len(pars))
+        step[index] = 0.1 * sigmas[index]
+        up, down = (np.asarray(model.expected_actualdata(pars + sign * step)) for sign in (1, -1))
+        jacobian[index] = (up - down) / (2 * step[index])
+    return np.sqrt(np.clip(np.einsum("ib,ij,jb->b", jacobian, covariance, jacobian), 0.0, None))
+
+
 def plot_stack(spec, results_or_pars, path, *, postfit=False, edges=None, xlabel="observable"):
-    """Per channel, expected yields stacked by sample with the data and a data/expected panel.
+    """Per channel, expected yields stacked by sample with their total uncertainty (hatched: the
+    constraints' widths pre-fit, the fit's covariance post-fit), the data with Poisson
+    intervals, and a data/expected panel.
 
     Writes ``path``_``channel``.pdf/png. ``edges`` = ``{channel: bin edges}`` (x axis
     ``xlabel``); without it the x axis counts bins.
     """
     model, _ = model_and_data(spec)
-    pars = _parameters(model, results_or_pars, postfit)
+    pars, covariance = parameter_covariance(spec, postfit=postfit)
+    if postfit and results_or_pars is not None:
+        pars = _parameters(model, results_or_pars, postfit)
     by_sample = model.main_model.expected_data(pars, return_by_sample=True)
+    band = prediction_band(spec, pars, covariance)
     observed = {entry["name"]: np.asarray(entry["data"], dtype=np.float64) for entry in spec["observations"]}
     stage = "post-fit" if postfit else "pre-fit"
     for channel in model.config.channels:
@@ -37,30 +58,27 @@ def plot_stack(spec, results_or_pars, path, *, postfit=False, edges=None, xlabel
             channel_edges, label = np.asarray(edges[channel], dtype=np.float64), xlabel
         else:
             channel_edges, label = np.arange(yields.shape[1] + 1, dtype=np.float64), "bin"
-        _stack_figure(channel_edges, model.config.samples, yields, observed[channel], f"{channel} ({stage})", label, f"{path}_{channel}")
+        _stack_figure(channel_edges, model.config.samples, yields, band[bins], observed[channel], f"{channel} ({stage})", label, f"{path}_{channel}")
 
 
-def _stack_figure(edges, samples, yields, data, title, xlabel, stem):
+def _stack_figure(edges, samples, yields, band, data, title, xlabel, stem):
     fig, (top, bottom) = figure(nrows=2, sharex=True, gridspec_kw={"height_ratios": (3, 1), "hspace": 0.05})
     present = yields.sum(axis=1) > 0
-    order = np.argsort(-yields.sum(axis=1)[present])  # the largest sample at the bottom
-    stacked = yields[present][order]
-    bottoms = np.vstack([np.zeros(stacked.shape[1]), np.cumsum(stacked, axis=0)[:-1]])
-    for values, base, label in zip(stacked, bottoms, np.asarray(samples)[present][order]):
-        top.stairs(values + base, edges, baseline=base, fill=True, label=label)
+    order = np.argsort(yields.sum(axis=1)[present])  # histplot stacks the first at the bottom: the largest last on the legend
+    mplhep.histplot(list(yields[present][order][::-1]), edges, stack=True, histtype="fill", label=list(np.asarray(samples)[present][order][::-1]), ax=top)
     total = yields.sum(axis=0)
-    centres = 0.5 * (edges[1:] + edges[:-1])
-    top.errorbar(centres, data, yerr=np.sqrt(data), fmt="ko", markersize=4, label="data")
+    step = lambda values: np.append(values, values[-1])
+    top.fill_between(edges, step(total - band), step(total + band), step="post", facecolor="none", edgecolor="black", hatch="///", linewidth=0, label="total uncertainty")
+    data_points(top, edges, data, label="data")
     top.set_ylabel("events")
     top.set_yscale("log")
     visible = total[total > 1e-3]  # not down to the floored empty bins
     top.set_ylim(bottom=0.5 * visible.min() if visible.size else 0.1)
-    top.set_title(title)
-    top.legend()
+    top.legend(title=title, frameon=True, facecolor="white", framealpha=0.9)
     with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where(total > 0, data / total, np.nan)
-        ratio_error = np.where(total > 0, np.sqrt(data) / total, np.nan)
-    bottom.errorbar(centres, ratio, yerr=ratio_error, fmt="ko", markersize=4)
+        relative = np.where(total > 0, band / total, np.nan)
+    bottom.fill_between(edges, step(1 - relative), step(1 + relative), step="post", facecolor="none", edgecolor="black", hatch="///", linewidth=0)
+    data_points(bottom, edges, data, scale=np.where(total > 0, total, np.nan))
     bottom.axhline(1.0, color="grey", linestyle="--")
     bottom.set_ylabel("data / exp.")
     bottom.set_xlabel(xlabel)

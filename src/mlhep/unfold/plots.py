@@ -1,8 +1,9 @@
 """Unfolded distributions against the truth, with uncertainty bands and a ratio panel."""
 
+import mplhep
 import numpy as np
 
-from mlhep.plotting import figure, save
+from mlhep.plotting import COLORS, figure, save
 
 __all__ = ["plot_unfolded"]
 
@@ -18,8 +19,8 @@ _LABELS = {
 _STYLES = {
     "truth": {"color": "black", "label": "truth (data sample)"},
     "prior": {"color": "grey", "linestyle": "--", "label": "prior (simulation)"},
-    "omnifold": {"color": "tab:blue", "label": "OmniFold"},
-    "ibu": {"color": "tab:orange", "label": "IBU"},
+    "omnifold": {"color": COLORS[0], "label": "OmniFold"},
+    "ibu": {"color": COLORS[1], "label": "IBU"},
 }
 
 
@@ -31,7 +32,7 @@ def plot_unfolded(edges, results, observable, path):
     with np.errstate(divide="ignore", invalid="ignore"):
         for name, (values, uncertainty) in results.items():
             style = _STYLES[name]
-            top.stairs(values, edges, **style)
+            mplhep.histplot(values, edges, ax=top, **style)
             bottom.stairs(np.where(truth > 0, values / truth, np.nan), edges, color=style["color"], linestyle=style.get("linestyle", "-"))
             band = np.broadcast_to(uncertainty, values.shape)
             if np.any(band > 0):

@@ -1,6 +1,7 @@
 """The unfolding stage: OmniFold and IBU of the Z+jet observables, uncertainties, metrics, plots."""
 
 import json
+import logging
 import time
 from dataclasses import asdict, dataclass, field
 
@@ -24,6 +25,8 @@ from mlhep.unfold.omnifold import omnifold
 from mlhep.unfold.scorecard import NEVER_UNFOLDED, Scorecard
 
 __all__ = ["ZJetsEvents", "load_events", "observable_edges", "omnifold_options", "run_unfolding", "unfold_events"]
+
+log = logging.getLogger(__name__)
 
 IBU_REPLICAS = 50  # bootstrap replicas of IBU (cheap: no training)
 LOG_OFFSET = 1e-3  # log(x + LOG_OFFSET) keeps x = 0 (the width of a one-particle jet) finite
@@ -257,4 +260,6 @@ def run_unfolding(settings, simulation_path, data_path, seed, out_dir, plot_dir,
         "data_events": int(data.pass_reco.sum()),
     }
     write_json(summary, f"{out_dir}/metrics.json")
+    figures = {name: {k: round(m[k], 3) for k in ("omnifold", "ibu", "prior")} for name, m in summary["observables"].items()}
+    log.info("unfolded %d data events with %d simulated ones (%s): triangular discriminators x1e3 %s", summary["data_events"], summary["simulation_events"], simulation_path, figures)
     return summary
