@@ -212,9 +212,8 @@ def run_unfolding(settings, simulation_path, data_path, seed, out_dir, plot_dir,
     its weights go to model_weights.parquet (per event of that sample, column "model") and the
     difference of its unfolded histograms to the nominal ones is the model systematic;
     unfolded.root (per observable: truth, prior, omnifold, ibu histograms of unit sum, the
-    variances holding the squared total uncertainty) and metrics.json (per observable the
-    triangular discriminators, and in the full phase space the Scorecard's figures of the
-    nominal weights: ``unfolded_never`` and ``auc_joint``); plots to ``plot_dir``.
+    variances holding the squared total uncertainty) and metrics.json (per observable the triangular
+    discriminators, the Scorecard's ``unfolded_never`` and ``auc_joint``); plots to ``plot_dir``.
     """
     from mlhep.unfold.plots import plot_unfolded
 
@@ -260,6 +259,5 @@ def run_unfolding(settings, simulation_path, data_path, seed, out_dir, plot_dir,
         "data_events": int(data.pass_reco.sum()),
     }
     write_json(summary, f"{out_dir}/metrics.json")
-    figures = {name: {k: round(m[k], 3) for k in ("omnifold", "ibu", "prior")} for name, m in summary["observables"].items()}
-    log.info("unfolded %d data events with %d simulated ones (%s): triangular discriminators x1e3 %s", summary["data_events"], summary["simulation_events"], simulation_path, figures)
+    log.info("unfolded %d data events with %d simulated ones (%s): triangular discriminators x1e3 %s", summary["data_events"], summary["simulation_events"], simulation_path, summary["observables"])
     return summary
