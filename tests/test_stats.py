@@ -173,8 +173,8 @@ def test_plots_are_written(templates, limits, tmp_path):
     spec = build_workspace(_channels(templates), asimov_mu=1.0)
     fit = best_fit(spec)
     edges = {"mjj": templates["signal"]["nominal"].axes[0].edges}
-    plot_stack(spec, fit, tmp_path / "prefit", edges=edges, xlabel="m_jj [GeV]")
-    plot_stack(spec, fit, tmp_path / "postfit", postfit=True)
+    plot_stack(spec, tmp_path / "prefit", edges=edges, xlabel="m_jj [GeV]")
+    plot_stack(spec, tmp_path / "postfit", postfit=True)
     plot_pulls(fit["pulls"], tmp_path / "pulls")
     masses, observed, expected = limit_vs_mass([(2500.0, limits[0.25]), (2000.0, limits[1.0])])
     assert masses.tolist() == [2000.0, 2500.0] and expected.shape == (2, 5)
@@ -328,7 +328,7 @@ def test_stack_figure_is_drawn_as_the_field_draws_it(monkeypatch, tmp_path):
     figures = []
     saved = plots.save
     monkeypatch.setattr(plots, "save", lambda fig, stem: (figures.append(fig), saved(fig, stem)))
-    plots.plot_stack(spec, None, tmp_path / "prefit", edges={"sr": [0.0, 1.0, 2.0, 3.0]}, xlabel="x")
+    plots.plot_stack(spec, tmp_path / "prefit", edges={"sr": [0.0, 1.0, 2.0, 3.0]}, xlabel="x")
     assert {p.name for p in tmp_path.iterdir()} == {"prefit_sr.pdf", "prefit_sr.png"}
     top, bottom = figures[0].axes
     texts = " ".join(t.get_text() for t in top.texts)

@@ -86,12 +86,18 @@ def atomic_folder(path):
     (a failure or a killed process leaves ``path`` as it was, or absent)."""
     path = Path(path).absolute()
     with scratch_folder(path) as scratch:
-        built = scratch / path.name
+        built, old = scratch / path.name, scratch / f"{path.name}.old"
         built.mkdir()
         yield built
-        shutil.rmtree(path, ignore_errors=True)
         try:
-            os.replace(built, path)
+            if path.exists():
+                os.replace(path, old)  # set aside, removed with the scratch folder
+            try:
+                os.replace(built, path)
+            except OSError:
+                if old.exists():
+                    os.replace(old, path)
+                raise
         except OSError as err:
             raise MlhepError(f"could not write {path}: {err.strerror or err}") from err
 

@@ -6,7 +6,7 @@ rule unfold:
     output:
         metrics="results/unfolding/metrics.json",
         weights="results/unfolding/weights.parquet",
-        **({"model_weights": "results/unfolding/model_weights.parquet"} if UNFOLDING.get("alternative_simulation") else {}),
+        **({"model_weights": "results/unfolding/model_weights.parquet"} if UNFOLDING and UNFOLDING.get("alternative_simulation") else {}),
         hists="results/unfolding/unfolded.root",
         plots=report(
             directory("results/plots/unfolding"),

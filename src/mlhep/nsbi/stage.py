@@ -113,10 +113,11 @@ def load_models(folder):
     folder = Path(folder)
     try:
         saved = json.loads((folder / "likelihood.json").read_text())
-    except (OSError, ValueError) as err:
-        raise BadInputFile(f"{folder / 'likelihood.json'}: {err}") from err
+        norms, expected = {p: tuple(float(v) for v in saved["jes_norms"][p]) for p in _PROCESSES}, {p: float(saved["expected"][p]) for p in _PROCESSES}
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise BadInputFile(f"{folder / 'likelihood.json'}: not the likelihood file of save_models ({err!r})") from err
     shapes = {p: {side: DensityRatio.load(folder / f"{p}_jes_{side}") for side in _VARIATIONS} for p in _PROCESSES}
-    return DensityRatio.load(folder / "classifier"), shapes, {p: tuple(n) for p, n in saved["jes_norms"].items()}, saved["expected"]
+    return DensityRatio.load(folder / "classifier"), shapes, norms, expected
 
 
 def _processes(samples, expected, classifier, shapes, norms):

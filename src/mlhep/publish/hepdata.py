@@ -61,10 +61,12 @@ def unfolded_table(name, observable, edges, fractions, covariances, units="", re
     dependent = _variable(f"1/N dN/d{observable}", density, independent=False, units=per_unit)
     dependent.add_qualifier("RE", reaction)
     dependent.add_qualifier("SQRT(S)", 13000, "GeV")
-    for source, label in _SOURCE_LABELS.items():
-        dependent.add_uncertainty(_uncertainty(label, np.sqrt(np.diag(covariances[source])) / widths))
+    evaluated = [source for source in _SOURCE_LABELS if source in covariances]
+    for source in evaluated:
+        dependent.add_uncertainty(_uncertainty(_SOURCE_LABELS[source], np.sqrt(np.diag(covariances[source])) / widths))
     keywords = {"observables": ["1/N dN/dX"], "reactions": [reaction], "phrases": ["Jet substructure", "Unfolding", "OmniFold"]}
-    description = f"The leading jet's {observable}, unfolded to particle level with OmniFold, normalized to unit area. Uncertainties: data statistics (bootstrap), detector response, modelling (alternative simulation)."
+    described = {"statistical": "data statistics (bootstrap)", "detector": "detector response", "model": "modelling (alternative simulation)"}
+    description = f"The leading jet's {observable}, unfolded to particle level with OmniFold, normalized to unit area. Uncertainties: " + (", ".join(described[s] for s in evaluated) or "none evaluated") + "."
     return _table(name, description, keywords, [_variable(observable, _bins(edges), independent=True, binned=True, units=units), dependent])
 
 
@@ -77,7 +79,7 @@ def covariance_table(name, observable, edges, covariances, units=""):
     rows, columns = np.repeat(np.arange(n), n), np.tile(np.arange(n), n)
     per_unit = f"1/{units}^2" if units else ""
     variables = [_variable(observable, [bins[i] for i in rows], independent=True, binned=True, units=units), _variable(observable, [bins[j] for j in columns], independent=True, binned=True, units=units)]
-    for source in ("total", *_SOURCE_LABELS):
+    for source in ("total", *(s for s in _SOURCE_LABELS if s in covariances)):
         covariance = np.asarray(covariances[source], dtype=np.float64) / np.outer(widths, widths)
         variables.append(_variable(f"covariance ({source})", covariance[rows, columns], independent=False, units=per_unit))
     keywords = {"observables": ["COV"], "phrases": ["Covariance", "Unfolding"]}
@@ -85,22 +87,28 @@ def covariance_table(name, observable, edges, covariances, units=""):
 
 
 def limits_table(name, points, reaction="P P --> W' --> X Y --> JETS"):
-    """Upper limits at 95 % CL (CLs) on the signal strength against the W' mass: ``points``, the
-    entries of a fit's limits.json (mass, upper_limit_exp [-2, -1, 0, +1, +2 sigma],
-    upper_limit_obs)."""
-    points = sorted(points, key=lambda p: p["mass"])
+    """Upper limits at 95 % CL (CLs) on the signal strength of each signal point: ``points``, the
+    entries of a fit's limits.json (sample, mass or null, upper_limit_exp [-2, -1, 0, +1, +2
+    sigma], upper_limit_obs). Against the W' mass when every point has one, else against the
+    signal sample."""
+    by_mass = all(p.get("mass") is not None for p in points)
+    points = sorted(points, key=lambda p: p["mass"]) if by_mass else list(points)
     expected = np.array([p["upper_limit_exp"] for p in points], dtype=np.float64)
+    if expected.ndim != 2 or expected.shape[1] != 5:
+        raise InvalidInput(f"limits: upper_limit_exp must hold 5 values (-2 to +2 sigma) per point, got shape {expected.shape}")
     median = expected[:, 2]
     exp = _variable("Expected upper limit on mu", median, independent=False)
     exp.add_uncertainty(_uncertainty("1 sigma", np.stack([expected[:, 1] - median, expected[:, 3] - median], axis=1), symmetric=False))
     exp.add_uncertainty(_uncertainty("2 sigma", np.stack([expected[:, 0] - median, expected[:, 4] - median], axis=1), symmetric=False))
-    obs = _variable("Observed upper limit on mu", [p["upper_limit_obs"] for p in points], independent=False)
+    obs = _variable("Observed upper limit on mu", [float(p["upper_limit_obs"]) for p in points], independent=False)
     for variable in (exp, obs):
         variable.add_qualifier("CL", "95%")
         variable.add_qualifier("RE", reaction)
     keywords = {"observables": ["SIG"], "reactions": [reaction], "phrases": ["Limits", "W'", "Dijet resonance"]}
-    mass = _variable("W' mass", [p["mass"] for p in points], independent=True, units="GeV")
-    return _table(name, "Expected (with its 68 % and 95 % bands) and observed 95 % CL upper limits (CLs) on the signal strength mu against the W' mass.", keywords, [mass, exp, obs])
+    axis = _variable("W' mass", [p["mass"] for p in points], independent=True, units="GeV") if by_mass else _variable("signal sample", [str(p["sample"]) for p in points], independent=True)
+    description = "Expected (with its 68 % and 95 % bands) and observed 95 % CL upper limits (CLs) on the signal strength mu" + (" against the W' mass" if by_mass else " of each signal sample")
+    description += "; observed: the fit to the search's pseudo-data (the background expectation with the signal injected at the configured mu)."
+    return _table(name, description, keywords, [axis, exp, obs])
 
 
 def cutflow_table(name, channel, cutflows):

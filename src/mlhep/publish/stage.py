@@ -2,6 +2,7 @@
 distributions with their uncertainties and covariances, the limits against the W' mass, the
 cutflows and the taggers' ROC curves."""
 
+import contextlib
 import csv
 import json
 import logging
@@ -11,7 +12,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import uproot
 
-from mlhep.errors import BadInputFile
+from mlhep.errors import BadInputFile, MlhepError
 from mlhep.ml.metrics import rejection
 from mlhep.publish.hepdata import covariance_table, cutflow_table, limits_table, roc_table, unfolded_table, write_submission
 from mlhep.unfold.covariance import source_covariances
@@ -39,19 +40,28 @@ def record_files(**tables):
     return ["submission.yaml", *(f"{name.lower().replace(' ', '_')}.yaml" for name in table_names(**tables))]
 
 
-def _weights_file(path):
+@contextlib.contextmanager
+def _reading(path, what):
+    """Errors of reading or using the file ``path`` (``what`` it should be) as BadInputFile
+    naming it."""
     try:
+        yield
+    except FileNotFoundError as err:
+        raise BadInputFile(f"{path}: missing ({what})") from err
+    except (OSError, KeyError, IndexError, TypeError, ValueError, MlhepError) as err:
+        raise BadInputFile(f"{path}: not a valid {what}: {err}") from err
+
+
+def _weights_file(path):
+    with _reading(path, "mlhep weights file"):
         table = pq.read_table(path)
-        meta = json.loads(table.schema.metadata[b"mlhep"])
-    except (OSError, KeyError, TypeError, ValueError) as err:
-        raise BadInputFile(f"{path}: not an mlhep weights file ({err})") from err
-    return table, meta
+        return table, json.loads(table.schema.metadata[b"mlhep"])
 
 
 def unfolded_histograms(weights_path, edges, model_path=None):
     """Each unfolded observable's unit-sum histograms, recomputed from the published weights:
-    {observable: {"nominal", "bootstrap": [...], "systematics": [...], "model": array or None}},
-    ``edges``: {observable: bin edges}."""
+    {observable: {"nominal", "bootstrap": [...], "systematics": {variation: ...}, "model": array
+    or None}}, ``edges``: {observable: bin edges}."""
     table, meta = _weights_file(weights_path)
     model = _weights_file(model_path)[0] if model_path else None
     names = meta["weights"]
@@ -66,19 +76,21 @@ def unfolded_histograms(weights_path, edges, model_path=None):
     out = {}
     for observable in meta["observables"]:
         if observable not in edges:
-            raise BadInputFile(f"{weights_path}: observable {observable} has no unfolded histogram")
-        out[observable] = {
-            "nominal": histogram(table, "nominal", observable),
-            "bootstrap": [histogram(table, name, observable) for name in bootstrap],
-            "systematics": [histogram(table, name, observable) for name in systematics],
-            "model": None if model is None else histogram(model, "model", observable),
-        }
+            raise BadInputFile(f"{weights_path}: observable {observable} has no unfolded histogram beside it (unfolded.root)")
+        with _reading(weights_path, "mlhep weights file"):
+            out[observable] = {
+                "nominal": histogram(table, "nominal", observable),
+                "bootstrap": [histogram(table, name, observable) for name in bootstrap],
+                "systematics": {name: histogram(table, name, observable) for name in systematics},
+            }
+        with _reading(model_path, "mlhep weights file of the alternative simulation"):
+            out[observable]["model"] = None if model is None else histogram(model, "model", observable)
     log.info("unfolded histograms of %s from %s: %d bootstrap replicas, systematics %s, modelling %s", list(out), weights_path, len(bootstrap), systematics, bool(model_path))
     return out
 
 
 def _unfolding_tables(unfolded_root, weights_path, model_path):
-    with uproot.open(unfolded_root) as file:
+    with _reading(unfolded_root, "unfolded.root of the unfold stage"), uproot.open(unfolded_root) as file:
         edges = {key.split("/")[1]: file[key].axis().edges() for key in file.keys(cycle=False) if key.endswith("/omnifold")}
     tables = []
     for observable, histograms in unfolded_histograms(weights_path, edges, model_path).items():
@@ -90,30 +102,31 @@ def _unfolding_tables(unfolded_root, weights_path, model_path):
     return tables
 
 
-def _read_json(path):
-    try:
-        return json.loads(Path(path).read_text())
-    except (OSError, ValueError) as err:
-        raise BadInputFile(f"{path}: {err}") from err
 
 
 def _cutflow_tables(cutflow_csv):
     flows = {}  # channel: {sample: {step: weighted}}
-    try:
-        with open(cutflow_csv, newline="") as file:
-            for row in csv.DictReader(file):
-                flows.setdefault(row["channel"], {}).setdefault(row["sample"], {})[row["step"]] = float(row["weighted"])
-    except (OSError, KeyError, ValueError) as err:
-        raise BadInputFile(f"{cutflow_csv}: not a cutflow table ({err})") from err
-    return [cutflow_table(*table_names(channels=[channel]), channel, samples) for channel, samples in sorted(flows.items())]
+    with _reading(cutflow_csv, "cutflow table"), open(cutflow_csv, newline="") as file:
+        for row in csv.DictReader(file):
+            steps = flows.setdefault(row["channel"], {}).setdefault(row["sample"], {})
+            if row["step"] in steps:
+                raise ValueError(f"sample {row['sample']} has step {row['step']} twice")
+            steps[row["step"]] = float(row["weighted"])
+            if not np.isfinite(steps[row["step"]]):
+                raise ValueError(f"sample {row['sample']}, step {row['step']}: weighted events {row['weighted']}")
+        if not flows:
+            raise ValueError("no rows")
+        return [cutflow_table(*table_names(channels=[channel]), channel, samples) for channel, samples in sorted(flows.items())]
 
 
 def _roc_table(tagger_folders):
     curves = {}
     for folder in tagger_folders:
-        scores = pq.read_table(Path(folder) / "scores.parquet", columns=["label", "score"])
-        labels, values = scores.column("label").to_numpy(), scores.column("score").to_numpy()
-        curves[Path(folder).name] = [1.0 / rejection(labels, values, efficiency) for efficiency in ROC_EFFICIENCIES]
+        path = Path(folder) / "scores.parquet"
+        with _reading(path, "tagger scores file (label, score)"):
+            scores = pq.read_table(path, columns=["label", "score"])
+            labels, values = scores.column("label").to_numpy(), scores.column("score").to_numpy()
+            curves[Path(folder).name] = [1.0 / rejection(labels, values, efficiency) for efficiency in ROC_EFFICIENCIES]
     return roc_table(*table_names(taggers=True), curves, ROC_EFFICIENCIES)
 
 
@@ -127,8 +140,11 @@ def build_hepdata(out, *, unfolded_root=None, weights=None, model_weights=None, 
     if unfolded_root:
         tables += _unfolding_tables(unfolded_root, weights, model_weights)
     for path in limits:
-        analysis = Path(path).parent.name
-        tables.append(limits_table(*table_names(analyses=[analysis]), _read_json(path)))
+        with _reading(path, "limits.json of a fit"):
+            points = json.loads(Path(path).read_text())
+            if not isinstance(points, list) or not points:
+                raise ValueError("expected a list of limit points")
+            tables.append(limits_table(*table_names(analyses=[Path(path).parent.name]), points))
     if cutflow:
         tables += _cutflow_tables(cutflow)
     if taggers:

@@ -107,7 +107,7 @@ def _plot(settings, spec, results, impacts, scanned, plot_dir):
     bins = settings.bins
     edges = np.linspace(bins["start"], bins["stop"], bins["count"] + 1)
     for stage in ("prefit", "postfit"):
-        plot_stack(spec, results, f"{plot_dir}/{stage}", postfit=stage == "postfit", edges={"tagged_mjj": edges}, xlabel=r"$m_{jj}$ [GeV]")
+        plot_stack(spec, f"{plot_dir}/{stage}", postfit=stage == "postfit", edges={"tagged_mjj": edges}, xlabel=r"$m_{jj}$ [GeV]")
     plot_pulls(results["pulls"], f"{plot_dir}/pulls")
     plot_ranking(impacts, f"{plot_dir}/ranking")
     if len(scanned) >= 2:

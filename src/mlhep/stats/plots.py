@@ -9,17 +9,6 @@ from mlhep.stats.fit import model_and_data, parameter_covariance
 __all__ = ["plot_brazil", "plot_pulls", "plot_ranking", "plot_stack", "prediction_band"]
 
 
-def _parameters(model, results_or_pars, postfit):
-    """The parameter vector to evaluate: initial values pre-fit (poi = 1), else the best fit
-    (a results dict with ``bestfit`` or a vector in the model's parameter order)."""
-    if not postfit:
-        return np.asarray(model.config.suggested_init(), dtype=np.float64)
-    if isinstance(results_or_pars, dict):
-        bestfit = results_or_pars["bestfit"]
-        return np.array([bestfit[name] for name in model.config.par_names], dtype=np.float64)
-    return np.asarray(results_or_pars, dtype=np.float64)
-
-
 def prediction_band(spec, pars, covariance):
     """Per-bin one-sigma uncertainty of the total expected yield at ``pars``, propagated linearly
     from the parameters' ``covariance``: sqrt(diag(J C J^T)), J by central differences of a
@@ -35,7 +24,7 @@ def prediction_band(spec, pars, covariance):
     return np.sqrt(np.clip(np.einsum("ib,ij,jb->b", jacobian, covariance, jacobian), 0.0, None))
 
 
-def plot_stack(spec, results_or_pars, path, *, postfit=False, edges=None, xlabel="observable"):
+def plot_stack(spec, path, *, postfit=False, edges=None, xlabel="observable"):
     """Per channel, expected yields stacked by sample with their total uncertainty (hatched: the
     constraints' widths pre-fit, the fit's covariance post-fit), the data with Poisson
     intervals, and a data/expected panel.
@@ -44,9 +33,7 @@ def plot_stack(spec, results_or_pars, path, *, postfit=False, edges=None, xlabel
     ``xlabel``); without it the x axis counts bins.
     """
     model, _ = model_and_data(spec)
-    pars, covariance = parameter_covariance(spec, postfit=postfit)
-    if postfit and results_or_pars is not None:
-        pars = _parameters(model, results_or_pars, postfit)
+    pars, covariance = parameter_covariance(spec, postfit=postfit)  # post-fit: the best fit again, with its covariance
     by_sample = model.main_model.expected_data(pars, return_by_sample=True)
     band = prediction_band(spec, pars, covariance)
     observed = {entry["name"]: np.asarray(entry["data"], dtype=np.float64) for entry in spec["observations"]}
@@ -65,7 +52,8 @@ def _stack_figure(edges, samples, yields, band, data, title, xlabel, stem):
     fig, (top, bottom) = figure(nrows=2, sharex=True, gridspec_kw={"height_ratios": (3, 1), "hspace": 0.05})
     present = yields.sum(axis=1) > 0
     order = np.argsort(yields.sum(axis=1)[present])  # histplot stacks the first at the bottom: the largest last on the legend
-    mplhep.histplot(list(yields[present][order][::-1]), edges, stack=True, histtype="fill", label=list(np.asarray(samples)[present][order][::-1]), ax=top)
+    if present.any():
+        mplhep.histplot(list(yields[present][order][::-1]), edges, stack=True, histtype="fill", label=list(np.asarray(samples)[present][order][::-1]), ax=top)
     total = yields.sum(axis=0)
     step = lambda values: np.append(values, values[-1])
     top.fill_between(edges, step(total - band), step(total + band), step="post", facecolor="none", edgecolor="black", hatch="///", linewidth=0, label="total uncertainty")

@@ -194,10 +194,10 @@ def _observable_results(settings, column, sim, data, weights, seed, alternative=
     ibu_replicas = ibu_bootstrap(data.reco[selected, column], response, data_weights=data.weight[selected], replicas=IBU_REPLICAS, seed=seed, iterations=settings["ibu_iterations"])
     ibu_stat = np.std([r / r.sum() for r in ibu_replicas], axis=0)
     model = None if alternative is None else at_truth(alternative, alternative.weight * model_weights)
-    covariances = source_covariances(unfolded["nominal"], [unfolded[name] for name in bootstrap], [unfolded[v] for v in settings["systematics"]], model)
+    covariances = source_covariances(unfolded["nominal"], [unfolded[name] for name in bootstrap], {v: unfolded[v] for v in settings["systematics"]}, model)
     per_bin = {source: np.sqrt(np.diag(covariance)) for source, covariance in covariances.items()}
     results = {"truth": (truth, 0.0), "prior": (prior, 0.0), "omnifold": (unfolded["nominal"], per_bin["total"]), "ibu": (ibu_values / ibu_values.sum(), ibu_stat)}
-    sizes = {source: float(np.sum(per_bin[source])) for source in SOURCES}
+    sizes = {source: float(np.sum(per_bin[source])) if source in per_bin else 0.0 for source in SOURCES}
     return edges, results, sizes
 
 
