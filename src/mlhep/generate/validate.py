@@ -17,11 +17,11 @@ __all__ = ["validate_samples"]
 _BRANCHES = ["FatJet_pt", "FatJet_eta", "FatJet_phi", "FatJet_mass", "FatJet_msoftdrop", "FatJet_tau1", "FatJet_tau2"]
 _MUON_BRANCHES = ["Muon_pt", "Muon_eta", "Muon_phi", "Muon_mass", "Muon_charge"]
 _PLOTS = {
-    "mjj": ("dijet mass m_jj [GeV]", np.linspace(0, 5000, 51)),
+    "mjj": (r"dijet mass $m_{jj}$ [GeV]", np.linspace(0, 5000, 51)),
     "fatjet_mass": ("leading two fat-jet masses [GeV]", np.linspace(0, 700, 71)),
     "fatjet_msoftdrop": ("leading two soft-drop masses [GeV]", np.linspace(0, 700, 71)),
-    "tau21": ("leading two fat-jet tau21", np.linspace(0, 1, 41)),
-    "mumu": ("dimuon mass [GeV]", np.linspace(60, 120, 61)),
+    "tau21": (r"leading two fat-jet $\tau_{21}$", np.linspace(0, 1, 41)),
+    "mumu": (r"dimuon mass $m_{\mu\mu}$ [GeV]", np.linspace(60, 120, 61)),
 }
 
 

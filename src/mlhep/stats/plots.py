@@ -83,7 +83,7 @@ def plot_brazil(masses, obs, exp5, path):
     ax.plot(masses, exp5[:, 2], "k--", label="expected")
     ax.plot(masses, obs, "ko-", label="observed")
     ax.axhline(1.0, color="red", linewidth=1)
-    ax.set_xlabel("mass [GeV]")
+    ax.set_xlabel(r"$m_{W'}$ [GeV]")
     ax.set_ylabel(r"95% CL upper limit on $\mu$")
     ax.legend(loc="best")
     save(fig, path)

@@ -13,7 +13,7 @@ __all__ = ["dijet_fit_template", "mc_template", "mjj_histogram"]
 def mjj_histogram(bins, mjj=(), weight=(), yields=None):
     """A weighted mjj histogram of ``bins`` {count, start, stop}: filled with ``mjj`` and
     ``weight``, or holding ``yields``."""
-    histogram = hist.Hist.new.Reg(bins["count"], bins["start"], bins["stop"], name="mjj", label="m_jj [GeV]").Weight()
+    histogram = hist.Hist.new.Reg(bins["count"], bins["start"], bins["stop"], name="mjj", label=r"$m_{jj}$ [GeV]").Weight()
     if yields is None:
         histogram.fill(mjj=mjj, weight=weight)
     else:
