@@ -420,3 +420,9 @@ def test_variations_config_is_valid_and_holds_out_variations_it_was_not_tuned_on
     figures = _aggregate(runs)["observables"]["m"]
     assert figures["omnifold"] == 2.0 and figures["omnifold_16"] == pytest.approx(1.32) and figures["omnifold_84"] == pytest.approx(2.68)
     assert _wins(runs[0]["observables"]) == 1 and _wins(runs[2]["observables"]) == 0
+    # never-unfolded figures above the floor, as a fraction of the prior's
+    from mlhep.bench.unfolding import excess_over_prior
+
+    assert excess_over_prior({"omnifold": 0.298, "prior": 0.457, "floor": 0.248}) == pytest.approx(0.05 / 0.209)
+    assert excess_over_prior({"omnifold": 0.29, "prior": 0.208, "floor": 0.473}) == 0.0
+    assert excess_over_prior({"omnifold": 0.6, "prior": 0.3, "floor": 0.4}) == float("inf")

@@ -193,6 +193,19 @@ def _variation(name, held_out, sim, load, settings, seeds, seed, tf_python):
     return entry
 
 
+def excess_over_prior(figures):
+    """OmniFold's discriminator above the floor as a fraction of the prior's: (omnifold - floor)
+    / (prior - floor), 0 when OmniFold is at or below the floor, inf when only the prior is
+    (weights that pull a right prior off). The floor is what a perfect unfolding of the data
+    scores, so a fraction of the prior's own figure below it asks for better than perfect; this
+    is the form the joint AUC's target has."""
+    above = figures["omnifold"] - figures["floor"]
+    if above <= 0:
+        return 0.0
+    prior_above = figures["prior"] - figures["floor"]
+    return above / prior_above if prior_above > 0 else float("inf")
+
+
 def _group_summary(chosen, inputs):
     """Medians over the variations (and seeds) of one group, and the worst cases; ``inputs``: the
     jet quantities the networks saw (not histogrammed, so not "never unfolded" either: their
@@ -215,6 +228,7 @@ def _group_summary(chosen, inputs):
         "auc_excess_over_prior_median": float(np.median([excess(run["auc_joint"]) / (run["auc_joint"]["prior"] - run["auc_joint"]["floor"]) for run in runs])),
         "never_jet_over_prior_median": float(np.median(over_prior([p for p in never if ":" not in p[0]]) or [np.nan])),
         "never_jet_over_prior_max": float(max(over_prior([p for p in never if ":" not in p[0]]) or [np.nan])),
+        "never_jet_excess_over_prior_max": float(max([excess_over_prior(figures) for name, figures in never if ":" not in name] or [np.nan])),
         "input_jet_over_prior_max": float(max(over_prior(seen) or [np.nan])),
         "input_jet_over_floor_max": float(max([figures["omnifold"] / figures["floor"] for _, figures in seen] or [np.nan])),
         "pairs_over_prior_median": float(np.median(over_prior([p for p in never if ":" in p[0]]))),
@@ -238,6 +252,7 @@ def _summary(variations, inputs=()):
             "worst_over_ibu": {"target": f"<= {TARGETS['worst_over_ibu']}", "met": out["held_out_worst_over_ibu"] <= TARGETS["worst_over_ibu"]},
             "auc_excess_over_prior": {"target": f"<= {TARGETS['auc_excess_over_prior']}", "met": out["held_out_auc_excess_over_prior_median"] <= TARGETS["auc_excess_over_prior"]},
             "never_over_prior": {"target": f"<= {TARGETS['never_over_prior']} (the never-unfolded jet observables, worst)", "met": out["held_out_never_jet_over_prior_max"] <= TARGETS["never_over_prior"]},
+            "never_excess_over_prior": {"target": f"<= {TARGETS['never_over_prior']} (the same above the floor, as the joint AUC's: excess_over_prior)", "met": out["held_out_never_jet_excess_over_prior_max"] <= TARGETS["never_over_prior"]},
         }
     return out
 
