@@ -1,6 +1,9 @@
 """NSBI plots: profile-likelihood scans, reliability curves of the ratio classifiers, and learned
 against exact log-ratios on the toy."""
 
+import mplhep
+import numpy as np
+
 from mlhep.plotting import figure, save
 
 __all__ = ["plot_calibration", "plot_scans", "plot_toy_ratio"]
@@ -23,7 +26,8 @@ def plot_scans(curves, path):
 def plot_toy_ratio(exact, learned, path):
     """Learned against exact log p_S / p_B on held-out toy events, with the diagonal."""
     fig, ax = figure()
-    ax.hist2d(exact, learned, bins=60, range=[[-8, 6], [-8, 6]], cmin=1)
+    counts, x_edges, y_edges = np.histogram2d(exact, learned, bins=60, range=[[-8, 6], [-8, 6]])
+    mplhep.hist2dplot(np.where(counts > 0, counts, np.nan), x_edges, y_edges, ax=ax, cbarextend=False)
     ax.plot([-8, 6], [-8, 6], color="red", linewidth=1)
     ax.set_xlabel(r"exact $\ln p_S / p_B$")
     ax.set_ylabel(r"learned $\ln p_S / p_B$")
